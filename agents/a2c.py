@@ -1,0 +1,74 @@
+"""A2C: Mnih et al. 2016, "Asynchronous Methods for Deep Reinforcement Learning", in its
+synchronous form: one gradient step per short rollout from parallel environments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from agents.core import check_finite, log_prob_entropy
+from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
+
+
+@dataclass
+class A2CConfig(OnPolicyConfig):
+    """A2C; defaults follow Stable-Baselines3 (RMSprop, 5-step rollouts)."""
+
+    num_steps: int = 5
+    """Steps per environment per rollout."""
+    learning_rate: float = 7e-4
+    """RMSprop learning rate."""
+    gae_lambda: float = 1.0
+    """GAE lambda (1.0: n-step returns as in the paper)."""
+    norm_adv: bool = False
+    """Normalise advantages."""
+    rmsprop_alpha: float = 0.99
+    """RMSprop smoothing constant."""
+    rmsprop_eps: float = 1e-5
+    """RMSprop epsilon."""
+
+
+class A2C(ActorCriticAgent):
+    """Advantage actor-critic: policy gradient with a learned baseline, one step per rollout."""
+
+    cfg: A2CConfig
+
+    def __init__(self, cfg: A2CConfig, obs_space: gym.Space, action_space: gym.Space,
+                 seed: int = 0, device: torch.device | str = "cpu") -> None:
+        super().__init__(cfg, obs_space, action_space, seed, device)
+        self.optimizer = torch.optim.RMSprop(self.net.parameters(), lr=cfg.learning_rate,
+                                             alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps)
+
+    def update(self) -> dict[str, float]:
+        """One gradient step on the whole rollout."""
+        cfg, s = self.cfg, self.storage
+        advantages, returns = self.finish_rollout()
+        lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.net.recurrent:
+            logits, values, _ = self.net(s.obs, s.initial_state, s.episode_start, s.action_mask)
+        else:
+            flat = (lambda x: None if x is None else x.flatten(0, 1))
+            logits, values, _ = self.net(flat(s.obs), None, None, flat(s.action_mask))
+            advantages, returns = flat(advantages), flat(returns)
+        log_prob, entropy = log_prob_entropy(logits, s.actions if self.net.recurrent
+                                             else s.actions.flatten())
+        if cfg.norm_adv:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        pg_loss = -(advantages * log_prob).mean()
+        v_loss = ((returns - values) ** 2).mean()
+        ent = entropy.mean()
+        loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+        check_finite(loss, "a2c", self.global_step)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.update_norms()
+        self.num_updates += 1
+        return {"loss/policy": pg_loss.item(), "loss/value": v_loss.item(),
+                "loss/entropy": ent.item(), "charts/learning_rate": lr}

@@ -1,0 +1,235 @@
+"""Checkpoints: a directory of safetensors weights plus JSON, written atomically, never pickled.
+
+Layout of one checkpoint directory:
+    model.safetensors      net weights (all that load_policy needs besides meta.json)
+    meta.json              format, algorithm, net spec, spaces, env id, counters, configs
+    train_state.safetensors + train_state.json
+                           optimizer, RNG, replay buffer, counters: what --resume needs
+A run keeps checkpoints/step_<N>/ directories and a `latest` symlink to the newest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+FORMAT = "ludus-checkpoint"
+FORMAT_VERSION = 1
+LUDUS_VERSION = "0.1.0"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt or does not fit; the message names the path."""
+
+
+# --- spaces as JSON -------------------------------------------------------------------------
+
+def space_to_json(space: gym.Space) -> dict[str, Any]:
+    """Describe a Box, Discrete or Dict space as JSON."""
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.Box):
+        def bound(x: np.ndarray) -> Any:
+            flat = x.flatten()
+            value = flat[0] if (flat == flat[0]).all() else x
+            return np.asarray(value).tolist()
+        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
+                "low": bound(space.low), "high": bound(space.high)}
+    if isinstance(space, gym.spaces.Dict):
+        return {"type": "Dict", "spaces": {k: space_to_json(v) for k, v in space.spaces.items()}}
+    raise CheckpointError(f"cannot store space {space} in a checkpoint")
+
+
+def space_from_json(data: dict[str, Any]) -> gym.Space:
+    """Inverse of space_to_json."""
+    kind = data.get("type")
+    if kind == "Discrete":
+        return gym.spaces.Discrete(data["n"], start=data.get("start", 0))
+    if kind == "Box":
+        dtype = np.dtype(data["dtype"])
+        def bound(x: Any) -> np.ndarray:
+            # JSON has no infinity: float("inf") round-trips through Python's json as Infinity.
+            return np.broadcast_to(np.asarray(x, dtype=np.float64), data["shape"]).astype(dtype)
+        return gym.spaces.Box(bound(data["low"]), bound(data["high"]), tuple(data["shape"]), dtype)
+    if kind == "Dict":
+        return gym.spaces.Dict({k: space_from_json(v) for k, v in data["spaces"].items()})
+    raise CheckpointError(f"unknown space type {kind!r}")
+
+
+# --- nested state <-> (tensors, JSON) ---------------------------------------------------------
+
+def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "s") -> Any:
+    """Move every tensor/array of a nested structure into `tensors`; return a JSON-ready tree."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, np.ndarray):
+        tensors[prefix] = torch.from_numpy(np.ascontiguousarray(obj))
+        return {"__ndarray__": prefix}
+    if isinstance(obj, dict):
+        keys_are_int = bool(obj) and all(isinstance(k, int) for k in obj)
+        items = {str(k): flatten_state(v, tensors, f"{prefix}.{k}") for k, v in obj.items()}
+        return {"__intkeys__": items} if keys_are_int else items
+    if isinstance(obj, list | tuple):
+        return [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    raise CheckpointError(f"cannot store {type(obj).__name__} at {prefix} without pickle")
+
+
+def unflatten_state(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of flatten_state (arrays come back as numpy, tensors as torch)."""
+    if isinstance(tree, dict):
+        if "__tensor__" in tree:
+            return tensors[tree["__tensor__"]]
+        if "__ndarray__" in tree:
+            return tensors[tree["__ndarray__"]].numpy()
+        if "__intkeys__" in tree:
+            return {int(k): unflatten_state(v, tensors) for k, v in tree["__intkeys__"].items()}
+        return {k: unflatten_state(v, tensors) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [unflatten_state(v, tensors) for v in tree]
+    return tree
+
+
+# --- writing and reading ----------------------------------------------------------------------
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file via a temp file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(directory: Path | str, net: torch.nn.Module, meta: dict[str, Any],
+                    train_state: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint directory atomically: built beside it, then renamed into place."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+                  str(tmp / "model.safetensors"))
+        _write_json(tmp / "meta.json", {"format": FORMAT, "format_version": FORMAT_VERSION,
+                                        "ludus_version": LUDUS_VERSION, **meta})
+        if train_state is not None:
+            tensors: dict[str, torch.Tensor] = {}
+            tree = flatten_state(train_state, tensors)
+            save_file(tensors, str(tmp / "train_state.safetensors"))
+            _write_json(tmp / "train_state.json", tree)
+        if directory.exists():  # rename cannot replace a non-empty directory: move it aside
+            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old."))
+            os.replace(directory, old / "x")
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def point_latest(checkpoints: Path, target: Path) -> None:
+    """Atomically repoint checkpoints/latest at `target` (a relative symlink)."""
+    tmp = checkpoints / f".latest.{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target.name, tmp)
+    os.replace(tmp, checkpoints / "latest")
+
+
+def resolve_checkpoint(path: Path | str) -> Path:
+    """A checkpoint directory from a checkpoint path or a run folder (its checkpoints/latest)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if not (path / "meta.json").exists() and (path / "checkpoints" / "latest").exists():
+        path = path / "checkpoints" / "latest"
+    if not (path / "meta.json").exists():
+        raise CheckpointError(f"{path} is not a ludus checkpoint (no meta.json)")
+    return path.resolve()
+
+
+def read_meta(path: Path | str) -> dict[str, Any]:
+    """The validated meta.json of a checkpoint directory."""
+    path = resolve_checkpoint(path)
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"corrupt {path / 'meta.json'}: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path / 'meta.json'} is not a ludus checkpoint")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')}, "
+                              f"this ludus reads {FORMAT_VERSION}")
+    return meta
+
+
+def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    if not file.exists():
+        raise CheckpointError(f"checkpoint file {file} is missing")
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"corrupt checkpoint file {file}: {exc}") from None
+
+
+def load_weights(net: torch.nn.Module, path: Path | str) -> None:
+    """Load model.safetensors into `net`; a mismatch names the checkpoint and the keys."""
+    path = resolve_checkpoint(path)
+    weights = _load_tensors(path / "model.safetensors")
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = "; ".join(line.strip() for line in first[1:4]) or first[0]
+        raise CheckpointError(f"checkpoint {path} does not fit the net spec: {detail}") from None
+
+
+def load_train_state(path: Path | str) -> dict[str, Any]:
+    """The resume state saved beside a checkpoint's weights."""
+    path = resolve_checkpoint(path)
+    tensors = _load_tensors(path / "train_state.safetensors")
+    try:
+        tree = json.loads((path / "train_state.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"corrupt or missing {path / 'train_state.json'}: {exc}") from None
+    return unflatten_state(tree, tensors)
+
+
+def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
+    """Open a checkpoint directory (or a run folder's latest) as a Policy, without pickle."""
+    from agents.policy import Policy
+    from nets import NetSpec, build_net
+
+    path = resolve_checkpoint(path)
+    meta = read_meta(path)
+    try:
+        spec = NetSpec.from_json(meta["net_spec"])
+        obs_space = space_from_json(meta["obs_space"])
+        action_space = space_from_json(meta["action_space"])
+        net = build_net(spec, obs_space, action_space, meta["net_kind"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path / 'meta.json'} is incomplete or invalid: {exc}") from None
+    load_weights(net, path)
+    return Policy(net.to(device), obs_space, action_space, device)

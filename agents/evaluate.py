@@ -1,0 +1,54 @@
+"""Greedy evaluation of a policy over whole episodes, and episode recording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.policy import Policy
+
+
+def evaluate(policy: Policy, make_env: Callable[..., Any], num_episodes: int, seed: int = 0,
+             deterministic: bool = True) -> np.ndarray:
+    """Returns (num_episodes,) of one episode in each of num_episodes parallel envs."""
+    env = make_env(num_episodes, seed)
+    try:
+        obs, _ = env.reset(seed=seed)
+        state = policy.initial_state(num_episodes)
+        returns = np.zeros(num_episodes)
+        done = np.zeros(num_episodes, dtype=bool)
+        while not done.all():
+            actions, state = policy.act(obs, state, deterministic=deterministic)
+            obs, reward, terminated, truncated, _ = env.step(actions)
+            returns += np.where(done, 0.0, reward)
+            done |= terminated | truncated
+        return returns
+    finally:
+        env.close()
+
+
+def record_episode(policy: Policy, make_env: Callable[..., Any], path: Path, seed: int = 0,
+                   fps: int = 30) -> Path:
+    """Play one greedy episode with rgb_array rendering and write it as a GIF (imageio)."""
+    import imageio.v3 as iio
+
+    env = make_env(1, seed, render_mode="rgb_array")
+    try:
+        obs, _ = env.reset(seed=seed)
+        state = policy.initial_state(1)
+        frames = [np.asarray(env.render()[0])]
+        done = False
+        while not done:
+            actions, state = policy.act(obs, state, deterministic=True)
+            obs, _, terminated, truncated, _ = env.step(actions)
+            done = bool(terminated[0] or truncated[0])
+            if not done:
+                frames.append(np.asarray(env.render()[0]))
+    finally:
+        env.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, np.stack(frames), duration=1000 / fps, loop=0)
+    return path

@@ -1,0 +1,319 @@
+"""The training loop every algorithm shares: act, step, observe, update, evaluate, checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.checkpoint import (load_train_state, load_weights, point_latest, read_meta,
+                               save_checkpoint, space_to_json)
+from agents.core import Step, TrainingError, resolve_device
+from agents.evaluate import evaluate, record_episode
+from agents.policy import Policy
+from agents.registry import algo_entry, closest, from_dict, make_agent, net_kind
+from agents.tracking import Tracker, WandbConfig
+
+EnvFactory = Callable[..., gym.vector.VectorEnv]
+"""make_env(num_envs, seed, **kwargs) -> a vector env with same-step autoreset."""
+
+
+@dataclass
+class RunConfig:
+    """What to train on, for how long, and where results go."""
+
+    algo: str = "ppo"
+    """Algorithm: dqn, reinforce, a2c, ppo, ppo-lstm."""
+    env_id: str = "CartPole-v1"
+    """Environment id (see envs.make)."""
+    seed: int = 1
+    """Seed for weights, sampling and environments."""
+    total_timesteps: int | None = None
+    """Environment steps to train (default 100000, or unlimited when --minutes is set)."""
+    minutes: float | None = None
+    """Wall-clock budget in minutes (the run ends at whichever budget runs out first)."""
+    device: str = "cpu"
+    """cpu, cuda, or auto (CUDA when available)."""
+    torch_threads: int = 1
+    """torch intra-op threads (small nets run fastest on one)."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """Gymnasium vector env kind (async runs each env in its own process)."""
+    eval_every: int = 10_000
+    """Evaluate the greedy policy every this many steps (0: only at the end)."""
+    eval_episodes: int = 20
+    """Episodes per evaluation."""
+    eval_target: float | None = None
+    """Stop once the greedy evaluation mean return reaches this."""
+    checkpoint_every: int = 50_000
+    """Save a checkpoint every this many steps (and always at the end)."""
+    keep_checkpoints: int = 3
+    """How many step checkpoints to keep."""
+    log_every: int = 2_000
+    """Log training metrics every this many steps."""
+    run_dir: str = "runs"
+    """Parent folder of run folders."""
+    run_name: str | None = None
+    """Run folder name (default env__algo__seed__time)."""
+    track: bool = False
+    """Log to Weights & Biases (honours WANDB_MODE=offline)."""
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """Weights & Biases settings."""
+    capture_video: bool = False
+    """Record one greedy episode per evaluation (GIF, and wandb.Video when tracking)."""
+    console: bool = True
+    """Show a progress bar."""
+
+    def validate(self) -> None:
+        """Raise ValueError for budgets and intervals that make no sense."""
+        algo_entry(self.algo)
+        if self.total_timesteps is not None and self.total_timesteps <= 0:
+            raise ValueError(f"total_timesteps must be positive, got {self.total_timesteps}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"minutes must be positive, got {self.minutes}")
+        for name in ("eval_every", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.eval_episodes <= 0:
+            raise ValueError(f"eval_episodes must be positive, got {self.eval_episodes}")
+
+    @property
+    def budget_steps(self) -> float:
+        """The step budget (infinite when only minutes bound the run)."""
+        if self.total_timesteps is not None:
+            return self.total_timesteps
+        return float("inf") if self.minutes is not None else 100_000
+
+
+def split_config(data: dict[str, Any], where: str = "config") -> tuple[RunConfig, Any]:
+    """(RunConfig, algorithm config) from one flat dict of run and algorithm keys."""
+    run_keys = {f.name for f in dataclasses.fields(RunConfig)}
+    algo = data.get("algo", RunConfig.algo)
+    _, cfg_cls = algo_entry(algo)
+    algo_keys = {f.name for f in dataclasses.fields(cfg_cls)}
+    for key in data:
+        if key not in run_keys and key not in algo_keys:
+            raise ValueError(f"unknown key {key!r} in {where} for algo {algo!r}"
+                             f"{closest(key, run_keys | algo_keys)}")
+    run = from_dict(RunConfig, {k: v for k, v in data.items() if k in run_keys}, where)
+    cfg = from_dict(cfg_cls, {k: v for k, v in data.items() if k in algo_keys}, where)
+    return run, cfg
+
+
+def final_observation(next_obs: Any, info: dict[str, Any], ended: np.ndarray) -> Any:
+    """next_obs with the rows of ended episodes replaced by their last observation."""
+    if not ended.any() or "final_obs" not in info:
+        return next_obs
+    rows = np.flatnonzero(info["_final_obs"])
+    if isinstance(next_obs, dict):
+        out = {k: v.copy() for k, v in next_obs.items()}
+        for i in rows:
+            for k in out:
+                out[k][i] = info["final_obs"][i][k]
+        return out
+    out = next_obs.copy()
+    for i in rows:
+        out[i] = info["final_obs"][i]
+    return out
+
+
+def default_run_name(run: RunConfig) -> str:
+    """env__algo__seed__unixtime with path-unsafe characters replaced."""
+    env = re.sub(r"[^A-Za-z0-9_.-]", "_", run.env_id)
+    return f"{env}__{run.algo}__{run.seed}__{int(time.time())}"
+
+
+class Trainer:
+    """Owns one run: env, agent, tracker, evaluation and checkpoints."""
+
+    def __init__(self, run: RunConfig, cfg: Any, make_env: EnvFactory,
+                 resume_from: Path | None = None) -> None:
+        run.validate()
+        self.run, self.cfg, self.make_env = run, cfg, make_env
+        torch.set_num_threads(run.torch_threads)
+        self.device = resolve_device(run.device)
+        self.env = make_env(cfg.num_envs, run.seed, vectorization=run.vectorization)
+        self.agent = make_agent(run.algo, cfg, self.env.single_observation_space,
+                                self.env.single_action_space, run.seed, self.device)
+        self.rng = np.random.default_rng(run.seed)
+        self.train_seconds, self.next_eval, self.next_checkpoint = 0.0, run.eval_every, \
+            run.checkpoint_every
+        self.best_eval = -float("inf")
+        self.solved: dict[str, Any] | None = None
+        wandb_id = None
+        if resume_from is not None:
+            wandb_id = self._restore(resume_from)
+        self.run_path = Path(run.run_dir) / (run.run_name or default_run_name(run))
+        run.run_name = self.run_path.name
+        self.tracker = Tracker(
+            self.run_path, run.run_name, {"run": dataclasses.asdict(run),
+                                          "algo": dataclasses.asdict(cfg)},
+            console=run.console, total=None if run.total_timesteps is None and run.minutes
+            else int(run.budget_steps), wandb=run.wandb if run.track else None,
+            wandb_run_id=wandb_id)
+
+    def _restore(self, path: Path) -> str | None:
+        load_weights(self.agent.net, path)
+        state = load_train_state(path)
+        self.agent.load_train_state(state["agent"])
+        loop = state["loop"]
+        self.rng.bit_generator.state = loop["rng"]
+        self.train_seconds, self.next_eval = loop["train_seconds"], loop["next_eval"]
+        self.next_checkpoint = loop["next_checkpoint"]
+        return loop.get("wandb_run_id")
+
+    @property
+    def global_step(self) -> int:
+        return self.agent.global_step
+
+    def progress(self, start: float) -> float:
+        """Fraction of the budget spent: the larger of the step and time fractions."""
+        frac = self.global_step / self.run.budget_steps
+        if self.run.minutes is not None:
+            frac = max(frac, (self.train_seconds + time.perf_counter() - start)
+                       / (60 * self.run.minutes))
+        return min(frac, 1.0)
+
+    def train(self) -> dict[str, Any]:
+        """Run until the budget is spent or eval_target is reached; returns a summary."""
+        try:
+            return self._loop()
+        finally:
+            self.env.close()
+            self.tracker.close()
+
+    def _loop(self) -> dict[str, Any]:
+        run, agent, env = self.run, self.agent, self.env
+        n = self.cfg.num_envs
+        obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
+        ep_return, ep_length = np.zeros(n), np.zeros(n, dtype=np.int64)
+        finished: list[tuple[float, int]] = []
+        metrics: dict[str, float] = {}
+        start, last_log, steps_at_log = time.perf_counter(), self.global_step, self.global_step
+        time_at_log = self.train_seconds
+        while (p := self.progress(start)) < 1.0:
+            agent.progress = p
+            actions = agent.act(obs)
+            next_obs, reward, terminated, truncated, info = env.step(actions)
+            ended = terminated | truncated
+            agent.observe(Step(obs, actions, reward, terminated, truncated, next_obs,
+                               final_observation(next_obs, info, ended)))
+            obs = next_obs
+            ep_return += reward
+            ep_length += 1
+            if ended.any():
+                finished += [(ep_return[i], ep_length[i]) for i in np.flatnonzero(ended)]
+                ep_return[ended], ep_length[ended] = 0.0, 0
+            if agent.ready():
+                metrics.update(agent.update())
+            if self.global_step - last_log >= run.log_every:
+                elapsed = self.train_seconds + time.perf_counter() - start
+                metrics["perf/sps"] = (self.global_step - steps_at_log) / max(
+                    elapsed - time_at_log, 1e-9)
+                if finished:
+                    metrics["charts/episodic_return"] = float(np.mean([r for r, _ in finished]))
+                    metrics["charts/episodic_length"] = float(np.mean([k for _, k in finished]))
+                self.tracker.log(metrics, self.global_step)
+                metrics, finished = {}, []
+                last_log, steps_at_log, time_at_log = self.global_step, self.global_step, elapsed
+            due_eval = run.eval_every and self.global_step >= self.next_eval
+            due_ckpt = run.checkpoint_every and self.global_step >= self.next_checkpoint
+            if due_eval or due_ckpt:
+                self.train_seconds += time.perf_counter() - start
+                if due_eval:
+                    self.next_eval += run.eval_every
+                    if self._evaluate():
+                        break
+                if due_ckpt:
+                    self.next_checkpoint += run.checkpoint_every
+                    self.save()
+                start = time.perf_counter()
+        else:
+            self.train_seconds += time.perf_counter() - start
+            if not self.solved:
+                self._evaluate()
+        checkpoint = self.save()
+        return {"run_dir": str(self.run_path), "checkpoint": str(checkpoint),
+                "global_step": self.global_step, "train_seconds": self.train_seconds,
+                "best_eval": self.best_eval, "solved": self.solved}
+
+    def policy(self) -> Policy:
+        """The agent's current greedy-capable policy."""
+        return Policy(self.agent.net, self.env.single_observation_space,
+                      self.env.single_action_space, self.device, self.run.seed)
+
+    def _evaluate(self) -> bool:
+        """Greedy evaluation (not counted in train time); True when eval_target is reached."""
+        run = self.run
+        policy = self.policy()
+        returns = evaluate(policy, self.make_env, run.eval_episodes, seed=run.seed + 10_000)
+        policy.net.train()
+        mean = float(np.mean(returns))
+        self.best_eval = max(self.best_eval, mean)
+        self.tracker.log({"eval/return_mean": mean, "eval/return_std": float(np.std(returns)),
+                          "time/train_seconds": self.train_seconds}, self.global_step)
+        if run.capture_video:
+            path = record_episode(policy, self.make_env, self.run_path / "videos"
+                                  / f"step_{self.global_step:09d}.gif", seed=run.seed)
+            policy.net.train()
+            self.tracker.log_video("eval/video", path, self.global_step)
+        if run.eval_target is not None and mean >= run.eval_target and not self.solved:
+            self.solved = {"step": self.global_step, "train_seconds": self.train_seconds,
+                           "return_mean": mean}
+            return True
+        return False
+
+    def save(self) -> Path:
+        """Write checkpoints/step_<N> atomically, repoint `latest`, prune old ones."""
+        run, env = self.run, self.env
+        checkpoints = self.run_path / "checkpoints"
+        meta = {
+            "algo": run.algo, "net_kind": net_kind(run.algo), "env_id": run.env_id,
+            "net_spec": self.cfg.net.to_json(),
+            "obs_space": space_to_json(env.single_observation_space),
+            "action_space": space_to_json(env.single_action_space),
+            "global_step": self.global_step, "num_updates": self.agent.num_updates,
+            "config": dataclasses.asdict(self.cfg), "run": dataclasses.asdict(run),
+        }
+        loop = {"rng": self.rng.bit_generator.state, "train_seconds": self.train_seconds,
+                "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
+                "wandb_run_id": self.tracker.wandb_run_id}
+        path = save_checkpoint(checkpoints / f"step_{self.global_step:09d}", self.agent.net, meta,
+                               {"agent": self.agent.train_state(), "loop": loop})
+        point_latest(checkpoints, path)
+        for old in sorted(checkpoints.glob("step_*"))[: -run.keep_checkpoints]:
+            import shutil
+            shutil.rmtree(old, ignore_errors=True)
+        return path
+
+
+def train(run: RunConfig, cfg: Any, make_env: EnvFactory) -> dict[str, Any]:
+    """Train `run.algo` with config `cfg` on envs from `make_env`; returns a summary dict."""
+    return Trainer(run, cfg, make_env).train()
+
+
+def resume(path: Path | str, make_env_for: Callable[[str], EnvFactory],
+           overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Continue a run from its latest checkpoint (or a given one) with its stored configs.
+
+    `overrides` may change run settings such as total_timesteps or minutes.
+    """
+    meta = read_meta(path)
+    from agents.checkpoint import resolve_checkpoint
+
+    ckpt = resolve_checkpoint(path)
+    run_data = {**meta["run"], **(overrides or {})}
+    run_data["run_dir"] = str(ckpt.parent.parent.parent)
+    run_data["run_name"] = ckpt.parent.parent.name
+    run, _ = split_config({k: v for k, v in run_data.items()}, f"{ckpt}/meta.json")
+    _, cfg_cls = algo_entry(meta["algo"])
+    cfg = from_dict(cfg_cls, meta["config"], f"{ckpt}/meta.json")
+    trainer = Trainer(run, cfg, make_env_for(run.env_id), resume_from=ckpt)
+    return trainer.train()

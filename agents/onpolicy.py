@@ -1,0 +1,150 @@
+"""Rollout collection shared by the actor-critic agents (A2C, PPO and recurrent PPO)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.core import Step, as_tensor, log_prob_entropy, sample_logits, split_obs
+from agents.storage import RolloutStorage
+from nets import NetSpec, build_net, num_actions, observation_space
+
+TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int8): torch.int8}
+
+
+@dataclass
+class OnPolicyConfig:
+    """Settings shared by the actor-critic agents."""
+
+    num_envs: int = 8
+    """Parallel environments."""
+    num_steps: int = 32
+    """Steps per environment per rollout."""
+    learning_rate: float = 3e-4
+    """Optimizer learning rate."""
+    anneal_lr: bool = False
+    """Anneal the learning rate linearly to 0 over training."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (1.0 gives Monte-Carlo advantages)."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient (the value loss is the plain MSE, as in Stable-Baselines3)."""
+    max_grad_norm: float = 0.5
+    """Global gradient norm clip."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    net: NetSpec = field(default_factory=NetSpec)
+    """Network architecture."""
+
+
+class ActorCriticAgent:
+    """Acts with an ActorCritic net, fills a RolloutStorage, and computes advantages.
+
+    Subclasses supply the optimizer and `update()`.
+    """
+
+    def __init__(self, cfg: OnPolicyConfig, obs_space: gym.Space, action_space: gym.Space,
+                 seed: int = 0, device: torch.device | str = "cpu") -> None:
+        self.cfg, self.device = cfg, torch.device(device)
+        self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
+        box = observation_space(obs_space)
+        self.storage = RolloutStorage(
+            cfg.num_steps, cfg.num_envs, box.shape, TORCH_DTYPES.get(box.dtype, torch.float32),
+            num_actions(action_space), isinstance(obs_space, gym.spaces.Dict), self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.state = self.net.initial_state(cfg.num_envs, self.device)
+        self.episode_start = torch.ones(cfg.num_envs, device=self.device)
+        self.num_updates = 0
+        self.global_step = 0
+        self.progress = 0.0  # fraction of the budget spent, set by the training loop
+
+    def _forward(self, obs: torch.Tensor, state: Any, start: torch.Tensor,
+                 mask: torch.Tensor | None, need_value: bool = True):
+        """One time step through the net; recurrent nets get a length-1 sequence."""
+        if self.net.recurrent:
+            logits, value, state = self.net(obs.unsqueeze(0), state, start.unsqueeze(0),
+                                            None if mask is None else mask.unsqueeze(0), need_value)
+            return logits[0], None if value is None else value[0], state
+        return self.net(obs, None, None, mask, need_value)
+
+    @torch.no_grad()
+    def act(self, obs: Any) -> np.ndarray:
+        """Sample actions and record obs, action, log-prob and value at the current slot."""
+        s, t = self.storage, self.storage.step
+        array, mask = split_obs(obs)
+        obs_t = as_tensor(array, self.device)
+        mask_t = None if mask is None else as_tensor(mask, self.device).bool()
+        if t == 0:
+            s.initial_state = self.state
+        logits, value, self.state = self._forward(obs_t, self.state, self.episode_start, mask_t)
+        actions = sample_logits(logits, self.generator)
+        log_prob, _ = log_prob_entropy(logits, actions)
+        s.obs[t] = obs_t
+        if mask_t is not None:
+            s.action_mask[t] = mask_t
+        s.actions[t], s.log_probs[t], s.values[t] = actions, log_prob, value
+        s.episode_start[t] = self.episode_start
+        return actions.cpu().numpy()
+
+    @torch.no_grad()
+    def observe(self, step: Step) -> None:
+        """Record reward and episode ends; value the final observation of truncated episodes."""
+        s, t = self.storage, self.storage.step
+        s.rewards[t] = as_tensor(step.reward, self.device)
+        terminated = as_tensor(step.terminated, self.device).float()
+        truncated = as_tensor(step.truncated, self.device).float()
+        s.terminated[t], s.truncated[t] = terminated, truncated
+        if step.truncated.any():
+            s.final_values[t] = self.value(step.final_obs, self.state)
+        self.episode_start = torch.maximum(terminated, truncated)
+        self.next_obs = step.next_obs
+        s.step += 1
+        self.global_step += self.cfg.num_envs
+
+    def value(self, obs: Any, state: Any) -> torch.Tensor:
+        """V(obs) for a batch (N,), continuing from recurrent `state`."""
+        array, _ = split_obs(obs)
+        zeros = torch.zeros(self.cfg.num_envs, device=self.device)
+        _, value, _ = self._forward(as_tensor(array, self.device), state, zeros, None)
+        return value
+
+    def ready(self) -> bool:
+        """True when the rollout is full."""
+        return self.storage.full
+
+    @torch.no_grad()
+    def finish_rollout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advantages and returns (T, N) of the full rollout, bootstrapped from the next obs."""
+        # The value of the next observation must see the reset applied at episode starts.
+        array, _ = split_obs(self.next_obs)
+        _, last_value, _ = self._forward(as_tensor(array, self.device), self.state,
+                                         self.episode_start, None)
+        self.storage.step = 0
+        return self.storage.advantages(last_value, self.cfg.gamma, self.cfg.gae_lambda)
+
+    def update_norms(self) -> None:
+        """Fold the rollout's observations into the observation normalisers (after learning,
+        so log-probs recorded while acting match the net that is being updated)."""
+        for norm in self.net.norms:
+            norm.update(self.storage.obs.flatten(0, 1))
+
+    def train_state(self) -> dict[str, Any]:
+        """Optimizer, sampler RNG and counters."""
+        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                "num_updates": self.num_updates, "global_step": self.global_step}
+
+    def load_train_state(self, state: dict[str, Any]) -> None:
+        """Restore train_state(); the rollout restarts from fresh episodes."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].cpu())
+        self.num_updates, self.global_step = state["num_updates"], state["global_step"]
+        self.storage.step = 0
+        self.state = self.net.initial_state(self.cfg.num_envs, self.device)
+        self.episode_start.fill_(1.0)

@@ -1,0 +1,78 @@
+"""The inference-side policy object returned by load_policy() and used for evaluation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.core import as_tensor, sample_logits, split_obs
+from nets import State, observation_space
+
+
+class Policy:
+    """Acts with a trained ActorCritic or QNetwork on batches of numpy observations.
+
+    Q networks act greedily: their action_probs put all mass on the best legal action.
+    """
+
+    def __init__(self, net: torch.nn.Module, obs_space: gym.Space, action_space: gym.Space,
+                 device: torch.device | str = "cpu", seed: int = 0) -> None:
+        self.net = net.eval()
+        self.device = torch.device(device)
+        self.obs_space, self.action_space = obs_space, action_space
+        self.obs_shape = observation_space(obs_space).shape
+        self.is_q = not hasattr(net, "policy_head")
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    @property
+    def recurrent(self) -> bool:
+        """True when act() carries a recurrent state."""
+        return bool(getattr(self.net, "recurrent", False))
+
+    def initial_state(self, batch_size: int) -> State | None:
+        """Fresh recurrent state for a batch of new episodes; None for feed-forward nets."""
+        return self.net.initial_state(batch_size, self.device)
+
+    def _inputs(self, obs: Any, action_mask: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        array, dict_mask = split_obs(obs)
+        array = np.asarray(array)
+        if array.shape[1:] != tuple(self.obs_shape):
+            raise ValueError(f"observation batch has shape {array.shape[1:]} per item, but the "
+                             f"policy expects {tuple(self.obs_shape)}")
+        mask = action_mask if action_mask is not None else dict_mask
+        mask_t = None if mask is None else as_tensor(mask, self.device).bool()
+        return as_tensor(array, self.device), mask_t
+
+    @torch.no_grad()
+    def logits(self, obs: Any, state: State | None = None, action_mask: Any = None
+               ) -> tuple[torch.Tensor, torch.Tensor | None, State | None]:
+        """Masked logits (B, A), value estimates (B,) or None for Q nets, and the next state."""
+        obs_t, mask_t = self._inputs(obs, action_mask)
+        if self.is_q:
+            q = self.net(obs_t, mask_t)
+            # Greedy policy as logits: 0 on the best action, the mask value elsewhere.
+            greedy = torch.full_like(q, torch.finfo(q.dtype).min / 2)
+            greedy.scatter_(-1, q.argmax(-1, keepdim=True), 0.0)
+            return greedy, q.max(-1).values, None
+        if self.recurrent:
+            start = torch.zeros(1, obs_t.shape[0], device=self.device)
+            logits, value, state = self.net(obs_t.unsqueeze(0), state, start,
+                                            None if mask_t is None else mask_t.unsqueeze(0))
+            return logits[0], value[0], state
+        return self.net(obs_t, None, None, mask_t)
+
+    def action_probs(self, obs: Any, state: State | None = None, action_mask: Any = None
+                     ) -> tuple[np.ndarray, State | None]:
+        """Action probabilities (B, A), exactly 0 on illegal actions, and the next state."""
+        logits, _, state = self.logits(obs, state, action_mask)
+        return torch.softmax(logits, -1).cpu().numpy(), state
+
+    def act(self, obs: Any, state: State | None = None, action_mask: Any = None,
+            deterministic: bool = False) -> tuple[np.ndarray, State | None]:
+        """Actions (B,) sampled (or argmax when deterministic) and the next state."""
+        logits, _, state = self.logits(obs, state, action_mask)
+        actions = logits.argmax(-1) if deterministic else sample_logits(logits, self.generator)
+        return actions.cpu().numpy(), state

@@ -1,0 +1,141 @@
+"""PPO: Schulman et al. 2017, "Proximal Policy Optimization Algorithms" (clipped objective),
+with GAE, value clipping, advantage normalisation, entropy bonus, annealing and a target-KL
+stop; with an LSTM/GRU core it is recurrent PPO, trained on whole sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from agents.core import check_finite, log_prob_entropy
+from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
+from nets import NetSpec
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    """PPO (Schulman et al. 2017); defaults follow CleanRL's ppo.py."""
+
+    num_envs: int = 4
+    """Parallel environments."""
+    num_steps: int = 128
+    """Steps per environment per rollout."""
+    learning_rate: float = 2.5e-4
+    """Adam learning rate."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over training."""
+    minibatch_size: int = 128
+    """Transitions per minibatch (recurrent: rounded to whole env sequences)."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    clip_coef: float = 0.2
+    """Policy ratio clip range epsilon."""
+    anneal_clip: bool = False
+    """Anneal the clip range linearly to 0 over training."""
+    clip_vloss: bool = True
+    """Clip the value update around the old values (same epsilon)."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient."""
+    target_kl: float | None = None
+    """Stop the epochs when the approximate KL of a minibatch exceeds 1.5x this."""
+
+
+@dataclass
+class RecurrentPPOConfig(PPOConfig):
+    """Recurrent PPO: PPO with an LSTM core per body, trained on whole sequences."""
+
+    net: NetSpec = field(default_factory=lambda: NetSpec(
+        hidden=(), core="lstm", core_size=64, head_hidden=(64,)))
+    """Network architecture (an LSTM or GRU core)."""
+
+
+class PPO(ActorCriticAgent):
+    """Clipped-surrogate PPO over rollouts collected by ActorCriticAgent."""
+
+    cfg: PPOConfig
+
+    def __init__(self, cfg: PPOConfig, obs_space: gym.Space, action_space: gym.Space,
+                 seed: int = 0, device: torch.device | str = "cpu") -> None:
+        super().__init__(cfg, obs_space, action_space, seed, device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, eps=1e-5)
+
+    def _minibatches(self) -> Iterator[torch.Tensor]:
+        """Shuffled indices: flat (T*N) positions, or env columns for recurrent nets."""
+        T, N = self.cfg.num_steps, self.cfg.num_envs
+        if self.net.recurrent:
+            size, total = max(1, min(N, self.cfg.minibatch_size // T)), N
+        else:
+            size, total = min(T * N, self.cfg.minibatch_size), T * N
+        perm = torch.randperm(total, generator=self.generator, device=self.device)
+        for start in range(0, total, size):
+            yield perm[start : start + size]
+
+    def update(self) -> dict[str, float]:
+        """Run the PPO epochs on the full rollout."""
+        cfg, s = self.cfg, self.storage
+        advantages, returns = self.finish_rollout()
+        lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
+        recurrent = self.net.recurrent
+        flat = (lambda x: x) if recurrent else (lambda x: x.flatten(0, 1))
+        data = [flat(x) for x in (s.obs, s.actions, s.log_probs, advantages, returns, s.values)]
+        mask_all = None if s.action_mask is None else flat(s.action_mask)
+        stats: dict[str, list[float]] = {k: [] for k in ("policy", "value", "entropy", "approx_kl",
+                                                        "clipfrac")}
+        stop = False
+        for _ in range(cfg.update_epochs):
+            for idx in self._minibatches():
+                if recurrent:
+                    obs, actions, old_logp, adv, ret, old_v = (x[:, idx] for x in data)
+                    mask = None if mask_all is None else mask_all[:, idx]
+                    state = tuple(h[:, idx] for h in s.initial_state)
+                    logits, value, _ = self.net(obs, state, s.episode_start[:, idx], mask)
+                else:
+                    obs, actions, old_logp, adv, ret, old_v = (x[idx] for x in data)
+                    mask = None if mask_all is None else mask_all[idx]
+                    logits, value, _ = self.net(obs, None, None, mask)
+                log_prob, entropy = log_prob_entropy(logits, actions)
+                log_ratio = log_prob - old_logp
+                ratio = log_ratio.exp()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's k3 estimator
+                    stats["approx_kl"].append(approx_kl.item())
+                    stats["clipfrac"].append(((ratio - 1).abs() > clip).float().mean().item())
+                if cfg.target_kl is not None and approx_kl.item() > 1.5 * cfg.target_kl:
+                    stop = True
+                    break
+                if cfg.norm_adv and adv.numel() > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+                if cfg.clip_vloss:
+                    v_clipped = old_v + (value - old_v).clamp(-clip, clip)
+                    v_loss = torch.max((value - ret) ** 2, (v_clipped - ret) ** 2).mean()
+                else:
+                    v_loss = ((value - ret) ** 2).mean()
+                ent = entropy.mean()
+                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+                check_finite(loss, "ppo", self.global_step)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                stats["policy"].append(pg_loss.item())
+                stats["value"].append(v_loss.item())
+                stats["entropy"].append(ent.item())
+            if stop:
+                break
+        self.update_norms()
+        self.num_updates += 1
+        var_y = returns.var()
+        explained = float("nan") if var_y == 0 else 1 - ((returns - s.values).var() / var_y).item()
+        metrics = {(f"charts/{k}" if k in ("approx_kl", "clipfrac") else f"loss/{k}"):
+                   sum(v) / len(v) for k, v in stats.items() if v}
+        metrics.update({"charts/learning_rate": lr, "charts/clip": clip,
+                        "charts/explained_variance": explained})
+        return metrics

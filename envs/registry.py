@@ -1,0 +1,72 @@
+"""envs.make: the one entry point that turns an env id into a vectorised environment."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+
+from envs.wrappers import MaskVelocity, atari
+
+
+def _cartpole_novel(**kwargs: Any) -> gym.Env:
+    return MaskVelocity(gym.make("CartPole-v1", **kwargs))
+
+
+LUDUS_ENVS: dict[str, Callable[..., gym.Env]] = {
+    "CartPoleNoVel-v1": _cartpole_novel,
+}
+
+
+def _make_single(env_id: str, **kwargs: Any) -> gym.Env:
+    if env_id in LUDUS_ENVS:
+        return LUDUS_ENVS[env_id](**kwargs)
+    if env_id.startswith("ALE/"):
+        import ale_py
+
+        gym.register_envs(ale_py)
+        return atari(gym.make(env_id, frameskip=1, **kwargs))
+    return gym.make(env_id, **kwargs)
+
+
+def known_ids() -> list[str]:
+    """Every id envs.make accepts by name (Gymnasium's registry plus ludus's own)."""
+    return sorted(set(gym.registry) | set(LUDUS_ENVS))
+
+
+def check_id(env_id: str) -> None:
+    """Raise ValueError naming the closest known ids when `env_id` is unknown."""
+    if env_id in LUDUS_ENVS or env_id in gym.registry or env_id.startswith("ALE/"):
+        return
+    close = difflib.get_close_matches(env_id, known_ids(), n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise ValueError(f"unknown env id {env_id!r}{hint}")
+
+
+def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
+         vectorization: str = "sync", render_mode: str | None = None,
+         **kwargs: Any) -> gym.vector.VectorEnv:
+    """A vector env of `num_envs` copies of `env_id` with same-step autoreset.
+
+    Where an episode ends, the returned observation is already the next episode's first
+    and info["final_obs"] holds the last one (as Stable-Baselines3 does), so agents can
+    bootstrap through truncation. `seed` is applied at the first reset.
+    """
+    check_id(env_id)
+    if num_envs <= 0:
+        raise ValueError(f"num_envs must be positive, got {num_envs}")
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    fns = [lambda: _make_single(env_id, **kwargs) for _ in range(num_envs)]
+    mode = gym.vector.AutoresetMode.SAME_STEP
+    if vectorization == "async":
+        env = gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
+    elif vectorization == "sync":
+        env = gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+    else:
+        raise ValueError(f"unknown vectorization {vectorization!r}; choose 'sync' or 'async'")
+    if seed is not None:
+        env.reset(seed=seed)
+    return env

@@ -1,0 +1,1 @@
+"""Self-play and league training (payoff, matchmaking, roles, snapshots, arena)."""

@@ -1,0 +1,223 @@
+"""Build an actor-critic or Q network from a small spec and the env's spaces."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from nets.cnn import BoardCNN, NatureCNN
+from nets.heads import DuelingQHead, policy_head, q_head, value_head
+from nets.masking import apply_mask
+from nets.mlp import MLP
+from nets.normalize import RunningNorm
+from nets.recurrent import RecurrentCore, State
+
+
+@dataclass
+class NetSpec:
+    """The architecture of a net; stored in every checkpoint as JSON."""
+
+    encoder: Literal["auto", "mlp", "nature_cnn", "board_cnn"] = "auto"
+    """auto: nature_cnn for uint8 images, board_cnn for other 3-d planes, mlp otherwise."""
+    hidden: tuple[int, ...] = (64, 64)
+    """MLP encoder widths."""
+    activation: Literal["relu", "leaky_relu", "elu", "tanh"] = "tanh"
+    """Activation of hidden layers."""
+    layer_norm: bool = False
+    """LayerNorm after each hidden linear layer."""
+    dropout: float = 0.0
+    """Dropout after each hidden layer."""
+    channels: tuple[int, ...] = (64, 64)
+    """board_cnn convolution widths."""
+    cnn_dim: int = 512
+    """Width of the dense layer after the convolutions."""
+    core: Literal["none", "lstm", "gru"] = "none"
+    """Recurrent core after the encoder."""
+    core_size: int = 64
+    """Hidden size of the recurrent core."""
+    head_hidden: tuple[int, ...] = ()
+    """Extra hidden layers between the encoder/core and the heads."""
+    ortho_init: bool = True
+    """Orthogonal initialisation (sqrt 2 hidden, 0.01 policy, 1.0 value)."""
+    shared: bool = False
+    """Actor and critic share one body (else each has its own)."""
+    dueling: bool = False
+    """Q networks: dueling head."""
+    obs_norm: bool = False
+    """Normalise observations by running statistics kept in the net."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NetSpec:
+        """Inverse of to_json; unknown keys are an error naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown net spec keys {unknown}; known: {sorted(names)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def observation_space(space: gym.Space) -> gym.spaces.Box:
+    """The array part of an observation space (the `observation` key of a dict space)."""
+    if isinstance(space, gym.spaces.Dict):
+        if "observation" not in space.spaces:
+            raise ValueError(f"dict observation spaces need an 'observation' key, got {list(space)}")
+        space = space["observation"]
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"unsupported observation space {space}; expected a Box")
+    return space
+
+
+def num_actions(space: gym.Space) -> int:
+    """Number of actions of a Discrete action space."""
+    if not isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"unsupported action space {space}; ludus heads need Discrete actions")
+    return int(space.n)
+
+
+class Body(nn.Module):
+    """[RunningNorm] -> encoder -> [recurrent core] -> [head_hidden MLP]."""
+
+    def __init__(self, spec: NetSpec, obs_space: gym.spaces.Box) -> None:
+        super().__init__()
+        shape = obs_space.shape
+        self.obs_ndim = len(shape)
+        self.norm = RunningNorm(shape) if spec.obs_norm else None
+        kind = spec.encoder
+        if kind == "auto":
+            kind = "mlp" if len(shape) != 3 else (
+                "nature_cnn" if obs_space.dtype == np.uint8 else "board_cnn")
+        if kind == "mlp":
+            self.encoder: nn.Module = MLP(int(np.prod(shape)), spec.hidden, spec.activation,
+                                          spec.layer_norm, spec.dropout, spec.ortho_init)
+        elif kind == "nature_cnn":
+            self.encoder = NatureCNN(shape, spec.cnn_dim, spec.activation, spec.ortho_init)
+        elif kind == "board_cnn":
+            self.encoder = BoardCNN(shape, spec.channels, spec.cnn_dim, spec.activation,
+                                    spec.ortho_init)
+        else:
+            raise ValueError(f"unknown encoder {spec.encoder!r}")
+        dim = self.encoder.out_dim
+        self.core = None
+        if spec.core != "none":
+            self.core = RecurrentCore(dim, spec.core_size, spec.core, spec.ortho_init)
+            dim = self.core.out_dim
+        self.head = MLP(dim, spec.head_hidden, spec.activation, spec.layer_norm, spec.dropout,
+                        spec.ortho_init)
+        self.out_dim = self.head.out_dim
+
+    def forward(self, x: torch.Tensor, state: State | None = None,
+                episode_start: torch.Tensor | None = None) -> tuple[torch.Tensor, State | None]:
+        """Feed-forward: x (B, *obs) -> (B, F). Recurrent: x (T, B, *obs) -> (T, B, F)."""
+        lead = x.shape[: x.dim() - self.obs_ndim]
+        x = x.reshape(-1, *x.shape[len(lead):]).float()
+        if self.norm is not None:
+            x = self.norm(x)
+        features = self.encoder(x)
+        if self.core is not None:
+            features, state = self.core(features.view(*lead, -1), state, episode_start)
+            features = features.reshape(-1, features.shape[-1])
+        return self.head(features).view(*lead, -1), state
+
+
+class ActorCritic(nn.Module):
+    """Categorical policy and state-value heads over one shared or two separate bodies."""
+
+    def __init__(self, spec: NetSpec, obs_space: gym.Space, action_space: gym.Space) -> None:
+        super().__init__()
+        box = observation_space(obs_space)
+        self.actor = Body(spec, box)
+        self.critic = None if spec.shared else Body(spec, box)
+        self.policy_head = policy_head(self.actor.out_dim, num_actions(action_space), spec.ortho_init)
+        self.value_head = value_head(self.actor.out_dim if spec.shared else self.critic.out_dim,
+                                     spec.ortho_init)
+        self.recurrent = spec.core != "none"
+
+    @property
+    def norms(self) -> list[RunningNorm]:
+        """The observation normalisers (one per body) to update during collection."""
+        return [b.norm for b in (self.actor, self.critic) if b is not None and b.norm is not None]
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State | None:
+        """Zero recurrent state (actor's then critic's tensors), or None for feed-forward nets."""
+        if not self.recurrent:
+            return None
+        state = self.actor.core.initial_state(batch_size, device)
+        if self.critic is not None:
+            state = state + self.critic.core.initial_state(batch_size, device)
+        return state
+
+    def forward(self, obs: torch.Tensor, state: State | None = None,
+                episode_start: torch.Tensor | None = None, action_mask: torch.Tensor | None = None,
+                need_value: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor | None, State | None]:
+        """Return masked logits (.., A), value (..) or None, and the next state."""
+        k = len(state) // 2 if (state is not None and self.critic is not None) else None
+        actor_state = state[:k] if k else state
+        features, new_actor = self.actor(obs, actor_state, episode_start)
+        logits = apply_mask(self.policy_head(features), action_mask)
+        value, new_critic = None, state[k:] if k else None
+        if need_value:
+            if self.critic is None:
+                value = self.value_head(features).squeeze(-1)
+            else:
+                critic_features, new_critic = self.critic(obs, state[k:] if k else None,
+                                                          episode_start)
+                value = self.value_head(critic_features).squeeze(-1)
+        if not self.recurrent:
+            return logits, value, None
+        return logits, value, (new_actor + new_critic if k else new_actor)
+
+
+class QNetwork(nn.Module):
+    """Q-values for every action, optionally with a dueling head; masked actions get -huge."""
+
+    recurrent = False
+
+    def __init__(self, spec: NetSpec, obs_space: gym.Space, action_space: gym.Space) -> None:
+        super().__init__()
+        if spec.core != "none":
+            raise ValueError("Q networks are feed-forward; set core='none'")
+        self.body = Body(spec, observation_space(obs_space))
+        n = num_actions(action_space)
+        self.q = (DuelingQHead if spec.dueling else q_head)(self.body.out_dim, n, spec.ortho_init)
+
+    @property
+    def norms(self) -> list[RunningNorm]:
+        """The observation normaliser, if any."""
+        return [self.body.norm] if self.body.norm is not None else []
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> None:
+        """Q networks carry no state."""
+        return None
+
+    def forward(self, obs: torch.Tensor, action_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """obs (B, *obs) -> Q (B, A)."""
+        return apply_mask(self.q(self.body(obs)[0]), action_mask)
+
+
+NET_KINDS: dict[str, type[nn.Module]] = {"actor_critic": ActorCritic, "q": QNetwork}
+
+
+def build_net(spec: NetSpec, obs_space: gym.Space, action_space: gym.Space,
+              kind: Literal["actor_critic", "q"] = "actor_critic", seed: int | None = None
+              ) -> nn.Module:
+    """Build a net for the spaces; with a seed the initial weights are reproducible.
+
+    The seed is applied in a forked RNG so the caller's global torch RNG is untouched.
+    """
+    if kind not in NET_KINDS:
+        raise ValueError(f"unknown net kind {kind!r}; choose from {sorted(NET_KINDS)}")
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return NET_KINDS[kind](spec, obs_space, action_space)

@@ -1,0 +1,92 @@
+"""Train an agent: python scripts/train.py --algo ppo --env-id CartPole-v1 --seed 1.
+
+`--config NAME|FILE.yaml` loads stored hyperparameters (shipped ones live in agents/configs/);
+flags given after it override them. `--resume RUN_DIR` continues a run from its latest
+checkpoint (accepts --total-timesteps and --minutes to extend the budget).
+`python scripts/train.py --algo dqn --help` lists DQN's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import sys
+from typing import Annotated, Any
+
+import tyro
+
+import envs
+from agents import CheckpointError, TrainingError, resume, split_config, train
+from agents.registry import algo_entry, load_config_file
+
+
+def env_factory(env_id: str) -> Any:
+    """make_env(num_envs, seed, **kwargs) for one env id."""
+    envs.check_id(env_id)
+    return functools.partial(envs.make, env_id)
+
+
+def parse(argv: list[str]) -> tuple[Any, Any]:
+    """(RunConfig, algorithm config) from --config/--algo and the remaining flags."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--algo")
+    pre.add_argument("--config")
+    known, rest = pre.parse_known_args(argv)
+    data = load_config_file(known.config) if known.config else {}
+    if known.algo:
+        data["algo"] = known.algo
+    run, cfg = split_config(data, known.config or "config")
+    _, cfg_cls = algo_entry(run.algo)
+    args_cls = dataclasses.make_dataclass("Args", [
+        ("run", Annotated[type(run), tyro.conf.OmitArgPrefixes]),
+        ("algo", Annotated[cfg_cls, tyro.conf.OmitArgPrefixes]),
+    ])
+    args_cls.__doc__ = __doc__
+    args = tyro.cli(args_cls, default=args_cls(run, cfg), args=rest)
+    args.run.algo = run.algo
+    return args.run, args.algo
+
+
+def parse_resume(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    """(run path, overrides) for --resume."""
+    p = argparse.ArgumentParser(description="resume a run")
+    p.add_argument("--resume", required=True)
+    p.add_argument("--total-timesteps", type=int)
+    p.add_argument("--minutes", type=float)
+    p.add_argument("--no-console", action="store_true")
+    a = p.parse_args(argv)
+    overrides: dict[str, Any] = {k: v for k, v in (("total_timesteps", a.total_timesteps),
+                                                    ("minutes", a.minutes)) if v is not None}
+    if a.no_console:
+        overrides["console"] = False
+    return a.resume, overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if any(a == "--resume" or a.startswith("--resume=") for a in argv):
+            path, overrides = parse_resume(argv)
+            summary = resume(path, env_factory, overrides)
+        else:
+            run, cfg = parse(argv)
+            summary = train(run, cfg, env_factory(run.env_id))
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, CheckpointError, FileNotFoundError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"checkpoint: {summary['checkpoint']}")
+    print(f"metrics:    {summary['run_dir']}/metrics.jsonl")
+    print(f"steps: {summary['global_step']}  train seconds: {summary['train_seconds']:.1f}  "
+          f"best greedy eval return: {summary['best_eval']:.1f}")
+    if summary["solved"]:
+        print(f"reached eval_target at step {summary['solved']['step']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
