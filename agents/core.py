@@ -80,13 +80,15 @@ def sample_logits(logits: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return (logits - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
 
 
-def log_prob_entropy(logits: torch.Tensor, actions: torch.Tensor
+def log_prob_entropy(logits: torch.Tensor, actions: torch.Tensor, with_entropy: bool = True
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """log pi(a|s) of the taken actions and the policy entropy, from (masked) logits."""
+    """log pi(a|s) of the taken actions and the policy entropy (0 unless asked for)."""
     log_p = torch.log_softmax(logits, dim=-1)
+    log_prob = log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    if not with_entropy:
+        return log_prob, torch.zeros((), device=logits.device)
     # exp(masked) is exactly 0, so masked actions add 0 * finite = 0 to the entropy.
-    entropy = -(log_p.exp() * log_p).sum(-1)
-    return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), entropy
+    return log_prob, -(log_p.exp() * log_p).sum(-1)
 
 
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:

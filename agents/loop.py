@@ -44,8 +44,8 @@ class RunConfig:
     """cpu, cuda, or auto (CUDA when available)."""
     torch_threads: int = 1
     """torch intra-op threads (small nets run fastest on one)."""
-    vectorization: Literal["sync", "async"] = "sync"
-    """Gymnasium vector env kind (async runs each env in its own process)."""
+    vectorization: Literal["auto", "native", "sync", "async"] = "auto"
+    """native: ludus's batched env; sync/async: Gymnasium's; auto: native where one exists."""
     eval_every: int = 10_000
     """Evaluate the greedy policy every this many steps (0: only at the end)."""
     eval_episodes: int = 20

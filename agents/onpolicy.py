@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.core import Step, as_tensor, log_prob_entropy, sample_logits, split_obs
+from agents.core import Step, as_tensor, split_obs
 from agents.storage import RolloutStorage
 from nets import NetSpec, build_net, num_actions, observation_space
 
@@ -84,8 +84,10 @@ class ActorCriticAgent:
         if t == 0:
             s.initial_state = self.state
         logits, value, self.state = self._forward(obs_t, self.state, self.episode_start, mask_t)
-        actions = sample_logits(logits, self.generator)
-        log_prob, _ = log_prob_entropy(logits, actions)
+        log_p = torch.log_softmax(logits, -1)
+        actions = torch.multinomial(log_p.exp(), 1, generator=self.generator)
+        log_prob = log_p.gather(-1, actions).squeeze(-1)
+        actions = actions.squeeze(-1)
         s.obs[t] = obs_t
         if mask_t is not None:
             s.action_mask[t] = mask_t

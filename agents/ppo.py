@@ -61,18 +61,84 @@ class PPO(ActorCriticAgent):
     def __init__(self, cfg: PPOConfig, obs_space: gym.Space, action_space: gym.Space,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         super().__init__(cfg, obs_space, action_space, seed, device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        self.params = list(self.net.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, eps=1e-5, fused=True)
 
-    def _minibatches(self) -> Iterator[torch.Tensor]:
-        """Shuffled indices: flat (T*N) positions, or env columns for recurrent nets."""
+    @property
+    def _minibatch_layout(self) -> tuple[int, int]:
+        """(minibatch size, number of items): flat transitions, or env columns if recurrent."""
         T, N = self.cfg.num_steps, self.cfg.num_envs
         if self.net.recurrent:
-            size, total = max(1, min(N, self.cfg.minibatch_size // T)), N
-        else:
-            size, total = min(T * N, self.cfg.minibatch_size), T * N
+            return max(1, min(N, self.cfg.minibatch_size // T)), N
+        return min(T * N, self.cfg.minibatch_size), T * N
+
+    @property
+    def _single_minibatch(self) -> bool:
+        size, total = self._minibatch_layout
+        return size >= total
+
+    def _minibatches(self) -> Iterator[torch.Tensor | slice]:
+        """Shuffled indices: flat (T*N) positions, or env columns for recurrent nets."""
+        size, total = self._minibatch_layout
+        if size >= total:  # one minibatch holds everything: order does not change the mean
+            yield slice(None)
+            return
         perm = torch.randperm(total, generator=self.generator, device=self.device)
         for start in range(0, total, size):
             yield perm[start : start + size]
+
+    def _epoch(self, data: list[torch.Tensor], mask_all: torch.Tensor | None, clip: float,
+               stats: dict[str, list[torch.Tensor]] | None) -> bool:
+        """One pass over the rollout in minibatches; False when the target-KL stop fired.
+
+        Metrics are recorded only when `stats` is given (the last epoch), to keep the hot
+        loop short.
+        """
+        cfg, s = self.cfg, self.storage
+        for idx in self._minibatches():
+            if self.net.recurrent:
+                obs, actions, old_logp, adv, ret, old_v = (x[:, idx] for x in data)
+                mask = None if mask_all is None else mask_all[:, idx]
+                state = tuple(h[:, idx] for h in s.initial_state)
+                logits, value, _ = self.net(obs, state, s.episode_start[:, idx], mask)
+            else:
+                obs, actions, old_logp, adv, ret, old_v = (x[idx] for x in data)
+                mask = None if mask_all is None else mask_all[idx]
+                logits, value, _ = self.net(obs, None, None, mask)
+            log_prob, entropy = log_prob_entropy(logits, actions, cfg.ent_coef > 0 or
+                                                 stats is not None)
+            log_ratio = log_prob - old_logp
+            ratio = log_ratio.exp()
+            if stats is not None or cfg.target_kl is not None:
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's k3 estimator
+                if cfg.target_kl is not None and approx_kl.item() > 1.5 * cfg.target_kl:
+                    return False
+            if cfg.norm_adv and adv.numel() > 1 and not isinstance(idx, slice):
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # per minibatch, as in SB3
+            pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+            if cfg.clip_vloss:
+                v_clipped = old_v + (value - old_v).clamp(-clip, clip)
+                v_loss = torch.max((value - ret) ** 2, (v_clipped - ret) ** 2).mean()
+            else:
+                v_loss = ((value - ret) ** 2).mean()
+            ent = entropy.mean()
+            loss = pg_loss + cfg.vf_coef * v_loss
+            if cfg.ent_coef:
+                loss = loss - cfg.ent_coef * ent
+            check_finite(loss, "ppo", self.global_step)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+            self.optimizer.step()
+            if stats is not None:
+                with torch.no_grad():
+                    clipfrac = ((ratio - 1).abs() > clip).float().mean()
+                for key, term in (("loss/policy", pg_loss), ("loss/value", v_loss),
+                                  ("loss/entropy", ent), ("charts/approx_kl", approx_kl),
+                                  ("charts/clipfrac", clipfrac)):
+                    stats[key].append(term.detach())
+        return True
 
     def update(self) -> dict[str, float]:
         """Run the PPO epochs on the full rollout."""
@@ -84,58 +150,22 @@ class PPO(ActorCriticAgent):
         clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
         recurrent = self.net.recurrent
         flat = (lambda x: x) if recurrent else (lambda x: x.flatten(0, 1))
+        if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         data = [flat(x) for x in (s.obs, s.actions, s.log_probs, advantages, returns, s.values)]
         mask_all = None if s.action_mask is None else flat(s.action_mask)
-        stats: dict[str, list[float]] = {k: [] for k in ("policy", "value", "entropy", "approx_kl",
-                                                        "clipfrac")}
-        stop = False
-        for _ in range(cfg.update_epochs):
-            for idx in self._minibatches():
-                if recurrent:
-                    obs, actions, old_logp, adv, ret, old_v = (x[:, idx] for x in data)
-                    mask = None if mask_all is None else mask_all[:, idx]
-                    state = tuple(h[:, idx] for h in s.initial_state)
-                    logits, value, _ = self.net(obs, state, s.episode_start[:, idx], mask)
-                else:
-                    obs, actions, old_logp, adv, ret, old_v = (x[idx] for x in data)
-                    mask = None if mask_all is None else mask_all[idx]
-                    logits, value, _ = self.net(obs, None, None, mask)
-                log_prob, entropy = log_prob_entropy(logits, actions)
-                log_ratio = log_prob - old_logp
-                ratio = log_ratio.exp()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's k3 estimator
-                    stats["approx_kl"].append(approx_kl.item())
-                    stats["clipfrac"].append(((ratio - 1).abs() > clip).float().mean().item())
-                if cfg.target_kl is not None and approx_kl.item() > 1.5 * cfg.target_kl:
-                    stop = True
-                    break
-                if cfg.norm_adv and adv.numel() > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
-                if cfg.clip_vloss:
-                    v_clipped = old_v + (value - old_v).clamp(-clip, clip)
-                    v_loss = torch.max((value - ret) ** 2, (v_clipped - ret) ** 2).mean()
-                else:
-                    v_loss = ((value - ret) ** 2).mean()
-                ent = entropy.mean()
-                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-                check_finite(loss, "ppo", self.global_step)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                stats["policy"].append(pg_loss.item())
-                stats["value"].append(v_loss.item())
-                stats["entropy"].append(ent.item())
-            if stop:
+        stats: dict[str, list[torch.Tensor]] = {k: [] for k in (
+            "loss/policy", "loss/value", "loss/entropy", "charts/approx_kl", "charts/clipfrac")}
+        for epoch in range(cfg.update_epochs):
+            last = epoch == cfg.update_epochs - 1
+            if not self._epoch(data, mask_all, clip, stats if last else None):
                 break
         self.update_norms()
         self.num_updates += 1
         var_y = returns.var()
         explained = float("nan") if var_y == 0 else 1 - ((returns - s.values).var() / var_y).item()
-        metrics = {(f"charts/{k}" if k in ("approx_kl", "clipfrac") else f"loss/{k}"):
-                   sum(v) / len(v) for k, v in stats.items() if v}
+        # Metrics stay tensors during the epochs: one sync at the end, not one per minibatch.
+        metrics = {k: torch.stack(v).mean().item() for k, v in stats.items() if v}
         metrics.update({"charts/learning_rate": lr, "charts/clip": clip,
                         "charts/explained_variance": explained})
         return metrics

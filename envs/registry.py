@@ -8,6 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.cartpole import BatchedCartPole
 from envs.wrappers import MaskVelocity, atari
 
 
@@ -17,6 +18,13 @@ def _cartpole_novel(**kwargs: Any) -> gym.Env:
 
 LUDUS_ENVS: dict[str, Callable[..., gym.Env]] = {
     "CartPoleNoVel-v1": _cartpole_novel,
+}
+
+# Batched numpy implementations, used by vectorization="native" (the default "auto" picks
+# them when rendering is not requested).
+NATIVE_VECTOR_ENVS: dict[str, Callable[[int], gym.vector.VectorEnv]] = {
+    "CartPole-v1": lambda n: BatchedCartPole(n),
+    "CartPoleNoVel-v1": lambda n: BatchedCartPole(n, mask_velocity=True),
 }
 
 
@@ -46,13 +54,15 @@ def check_id(env_id: str) -> None:
 
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
-         vectorization: str = "sync", render_mode: str | None = None,
+         vectorization: str = "auto", render_mode: str | None = None,
          **kwargs: Any) -> gym.vector.VectorEnv:
     """A vector env of `num_envs` copies of `env_id` with same-step autoreset.
 
     Where an episode ends, the returned observation is already the next episode's first
     and info["final_obs"] holds the last one (as Stable-Baselines3 does), so agents can
     bootstrap through truncation. `seed` is applied at the first reset.
+    vectorization: "sync" or "async" (Gymnasium's vector envs), "native" (ludus's batched
+    numpy implementation), or "auto" (native where one exists and no rendering is asked).
     """
     check_id(env_id)
     if num_envs <= 0:
@@ -61,12 +71,21 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
         kwargs["render_mode"] = render_mode
     fns = [lambda: _make_single(env_id, **kwargs) for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.SAME_STEP
-    if vectorization == "async":
+    native = NATIVE_VECTOR_ENVS.get(env_id)
+    if vectorization == "auto":
+        vectorization = "native" if native and render_mode is None and not kwargs else "sync"
+    if vectorization == "native":
+        if native is None:
+            raise ValueError(f"no native batched implementation of {env_id!r}; "
+                             f"have {sorted(NATIVE_VECTOR_ENVS)}")
+        env = native(num_envs)
+    elif vectorization == "async":
         env = gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
     elif vectorization == "sync":
         env = gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
     else:
-        raise ValueError(f"unknown vectorization {vectorization!r}; choose 'sync' or 'async'")
+        raise ValueError(f"unknown vectorization {vectorization!r}; "
+                         "choose auto, native, sync or async")
     if seed is not None:
         env.reset(seed=seed)
     return env

@@ -26,7 +26,7 @@ class MLP(nn.Module):
         ortho_init: bool = True,
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten(start_dim=1)]
+        layers: list[nn.Module] = []
         width = in_dim
         for size in hidden:
             linear = nn.Linear(width, size)
@@ -42,4 +42,4 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, *obs_shape) -> (B, out_dim)."""
-        return self.net(x)
+        return self.net(x.flatten(1)) if len(self.net) else x.flatten(1)
