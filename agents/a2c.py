@@ -40,7 +40,8 @@ class A2C(ActorCriticAgent):
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         super().__init__(cfg, obs_space, action_space, seed, device)
         self.optimizer = torch.optim.RMSprop(self.net.parameters(), lr=cfg.learning_rate,
-                                             alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps)
+                                             alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
+                                             foreach=True)
 
     def update(self) -> dict[str, float]:
         """One gradient step on the whole rollout."""

@@ -74,7 +74,11 @@ class DQN:
         self.target = build_net(cfg.net, obs_space, action_space, "q").to(self.device)
         self.target.load_state_dict(self.net.state_dict())
         self.target.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        # Parameters and buffers (e.g. observation statistics), in matching order.
+        self.online_tensors = [*self.net.parameters(), *self.net.buffers()]
+        self.target_tensors = [*self.target.parameters(), *self.target.buffers()]
+        self.params = list(self.net.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, fused=True)
         box = observation_space(obs_space)
         self.num_actions = num_actions(action_space)
         buffer_cls = PrioritizedReplayBuffer if cfg.prioritized else ReplayBuffer
@@ -125,11 +129,11 @@ class DQN:
 
     @torch.no_grad()
     def _update_target(self) -> None:
+        """Polyak update theta' <- tau theta + (1 - tau) theta' (a copy when tau = 1)."""
         if self.cfg.tau >= 1.0:
-            self.target.load_state_dict(self.net.state_dict())
-            return
-        for p, tp in zip(self.net.parameters(), self.target.parameters(), strict=True):
-            tp.lerp_(p, self.cfg.tau)
+            torch._foreach_copy_(self.target_tensors, self.online_tensors)
+        else:
+            torch._foreach_lerp_(self.target_tensors, self.online_tensors, self.cfg.tau)
 
     def ready(self) -> bool:
         """True at a learning phase after learning_starts."""
@@ -138,44 +142,68 @@ class DQN:
 
     def update(self) -> dict[str, float]:
         """A learning phase of gradient_steps TD updates."""
-        cfg = self.cfg
-        steps = cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq * cfg.num_envs
-        losses, qs = [], []
-        for _ in range(steps):
-            loss, q = self._gradient_step()
-            losses.append(loss)
-            qs.append(q)
-        self.num_updates += 1
-        return {"loss/td": float(np.mean(losses)), "charts/q_values": float(np.mean(qs)),
-                "charts/epsilon": self.epsilon}
-
-    def _gradient_step(self) -> tuple[float, float]:
         cfg, dev = self.cfg, self.device
-        flat = self.buffer.sample_indices(cfg.batch_size, self.rng)
-        b = {k: torch.as_tensor(v, device=dev) for k, v in self.buffer.gather(flat).items()}
-        next_mask = b.get("next_mask")
+        steps = cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq * cfg.num_envs
+        B = cfg.batch_size
+        losses, qs = [], []
+        if cfg.prioritized:  # priorities change after every step: sample one batch at a time
+            for _ in range(steps):
+                flat = self.buffer.sample_indices(B, self.rng)
+                batch = self._tensors(self.buffer.gather(flat))
+                beta = cfg.per_beta + (1.0 - cfg.per_beta) * self.progress
+                weights = torch.as_tensor(self.buffer.weights(flat, beta), device=dev)
+                td, loss, q = self._gradient_step(batch, self._next_q(batch), weights)
+                self.buffer.update_priorities(flat, td.cpu().numpy())
+                losses.append(loss)
+                qs.append(q)
+        else:
+            # Uniform batches are i.i.d. and the target net is fixed within a phase, so all
+            # batches are drawn and all target Q-values computed in one pass.
+            batch = self._tensors(self.buffer.gather(self.buffer.sample_indices(steps * B,
+                                                                                 self.rng)))
+            next_q = self._next_q(batch)
+            for k in range(steps):
+                part = slice(k * B, (k + 1) * B)
+                _, loss, q = self._gradient_step({n: v[part] for n, v in batch.items()},
+                                                 next_q[part])
+                losses.append(loss)
+                qs.append(q)
+        self.num_updates += 1
+        return {"loss/td": torch.stack(losses).mean().item(),
+                "charts/q_values": torch.stack(qs).mean().item(), "charts/epsilon": self.epsilon}
+
+    def _tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+
+    @torch.no_grad()
+    def _next_q(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Target-network Q-values of the next observations (B, A), illegal actions masked."""
+        return self.target(batch["next_obs"], batch.get("next_mask"))
+
+    def _gradient_step(self, b: dict[str, torch.Tensor], next_q: torch.Tensor,
+                       weights: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One TD step; returns (TD errors, loss, mean Q), detached."""
+        cfg = self.cfg
         with torch.no_grad():
-            next_q = self.target(b["next_obs"], next_mask)
             if cfg.double_dqn:
-                best = self.net(b["next_obs"], next_mask).argmax(-1, keepdim=True)
+                best = self.net(b["next_obs"], b.get("next_mask")).argmax(-1, keepdim=True)
                 next_v = next_q.gather(-1, best).squeeze(-1)
             else:
                 next_v = next_q.max(-1).values
             target = b["returns"] + b["discounts"] * next_v
         q = self.net(b["obs"]).gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
-        if cfg.prioritized:
-            beta = cfg.per_beta + (1.0 - cfg.per_beta) * self.progress
-            weights = torch.as_tensor(self.buffer.weights(flat, beta), device=dev)
-            loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
-            self.buffer.update_priorities(flat, (q - target).detach().cpu().numpy())
-        else:
+        if weights is None:
             loss = F.smooth_l1_loss(q, target)
+        else:
+            loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
         check_finite(loss, "td", self.global_step)
-        self.optimizer.zero_grad(set_to_none=True)
+        for p in self.params:  # cheaper than optimizer.zero_grad() on this hot path
+            p.grad = None
         loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+        nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
-        return loss.item(), q.mean().item()
+        return (q - target).detach(), loss.detach(), q.detach().mean()
 
     def train_state(self) -> dict[str, Any]:
         """Optimizer, target net, replay buffer, RNG and counters."""

@@ -49,7 +49,7 @@ class Reinforce:
             raise ValueError("REINFORCE here is feed-forward; use ppo-lstm for recurrent nets")
         self.cfg, self.device = cfg, torch.device(device)
         self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.running: list[dict[str, list]] = [self._empty() for _ in range(cfg.num_envs)]
         self.episodes: list[dict[str, torch.Tensor]] = []
