@@ -149,6 +149,7 @@ class Trainer:
         self.train_seconds, self.next_eval, self.next_checkpoint = 0.0, run.eval_every, \
             run.checkpoint_every
         self.best_eval = -float("inf")
+        self.last_eval_step = -1
         self.solved: dict[str, Any] | None = None
         wandb_id = None
         if resume_from is not None:
@@ -240,7 +241,7 @@ class Trainer:
                 start = time.perf_counter()
         else:
             self.train_seconds += time.perf_counter() - start
-            if not self.solved:
+            if self.last_eval_step != self.global_step:
                 self._evaluate()
         checkpoint = self.save()
         return {"run_dir": str(self.run_path), "checkpoint": str(checkpoint),
@@ -255,6 +256,7 @@ class Trainer:
     def _evaluate(self) -> bool:
         """Greedy evaluation (not counted in train time); True when eval_target is reached."""
         run = self.run
+        self.last_eval_step = self.global_step
         policy = self.policy()
         returns = evaluate(policy, self.make_env, run.eval_episodes, seed=run.seed + 10_000)
         policy.net.train()

@@ -37,14 +37,15 @@ class RecurrentCore(nn.Module):
 
         Returns outputs (T, B, hidden) and the state after the last step.
         """
-        if not bool(episode_start.any()):
-            out, new = self.rnn(x, state if self.kind == "lstm" else state[0])
-            return out, (new if self.kind == "lstm" else (new,))
+        # Run whole chunks between the time steps where any sequence restarts: one cuDNN/MKL
+        # call per chunk instead of one per step, with identical results.
+        restarts = torch.nonzero(episode_start.any(dim=1)).flatten().tolist()
+        bounds = sorted({0, *restarts, x.shape[0]})
         outputs = []
-        for t in range(x.shape[0]):
-            keep = (1.0 - episode_start[t]).view(1, -1, 1)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+            keep = (1.0 - episode_start[a]).view(1, -1, 1)
             state = tuple(s * keep for s in state)
-            out, new = self.rnn(x[t : t + 1], state if self.kind == "lstm" else state[0])
+            out, new = self.rnn(x[a:b], state if self.kind == "lstm" else state[0])
             state = new if self.kind == "lstm" else (new,)
             outputs.append(out)
         return torch.cat(outputs), state

@@ -1,0 +1,69 @@
+"""scripts/train.py: a short run, --help, and one clear line for each kind of bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts.train import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_short_run_prints_checkpoint_and_metrics(tmp_path, capsys):
+    code, out, _ = run_main(capsys, "--algo", "ppo", "--env-id", "CartPole-v1", "--seed", "1",
+                            "--total-timesteps", "512", "--run-dir", str(tmp_path),
+                            "--run-name", "r", "--no-console", "--num-steps", "64")
+    assert code == 0
+    assert f"checkpoint: {tmp_path}/r/checkpoints/step_000000512" in out
+    meta = json.load(open(tmp_path / "r" / "checkpoints" / "latest" / "meta.json"))
+    assert meta["config"]["num_steps"] == 64 and meta["run"]["seed"] == 1
+
+
+def test_config_file_then_flag_override_and_resume(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("algo: dqn\nenv_id: CartPole-v1\ntotal_timesteps: 300\nlearning_starts: 50\n")
+    code, _, _ = run_main(capsys, "--config", str(cfg), "--batch-size", "16", "--run-dir",
+                          str(tmp_path), "--run-name", "d", "--no-console")
+    assert code == 0
+    meta = json.load(open(tmp_path / "d" / "checkpoints" / "latest" / "meta.json"))
+    assert meta["algo"] == "dqn" and meta["config"]["batch_size"] == 16
+    code, out, _ = run_main(capsys, "--resume", str(tmp_path / "d"), "--total-timesteps", "400",
+                            "--no-console")
+    assert code == 0 and "step_000000400" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--algo", "dqm"], "unknown algo 'dqm' (did you mean dqn"),
+    (["--env-id", "CartPol-v1", "--total-timesteps", "10"], "unknown env id 'CartPol-v1'"),
+    (["--total-timesteps", "0"], "total_timesteps must be positive, got 0"),
+    (["--config", "ppo_cartpol"], "did you mean ppo_cartpole"),
+    (["--resume", "/nonexistent/run"], "checkpoint /nonexistent/run does not exist"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
+    code, _, err = run_main(capsys, *args, *(["--run-dir", str(tmp_path)] if "--resume" not in args
+                                            else []))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+
+
+def test_unknown_config_key(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("algo: ppo\nlearnin_rate: 0.1\n")
+    code, _, err = run_main(capsys, "--config", str(cfg))
+    assert code == 2 and "unknown key 'learnin_rate'" in err and "learning_rate" in err
+
+
+def test_help_lists_algorithm_options():
+    out = subprocess.run([sys.executable, "scripts/train.py", "--algo", "dqn", "--help"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "--target-update-interval" in out and "--total-timesteps" in out
