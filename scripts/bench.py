@@ -1,0 +1,218 @@
+"""Benchmark ludus against Stable-Baselines3 side by side, in one process, on CartPole-v1
+with rl-baselines3-zoo's PPO and DQN settings.
+
+For every algorithm and seed it reports environment steps per second of training, the
+wall seconds of training until the greedy policy's mean return over 20 episodes reaches 475
+(evaluation time excluded, same evaluation code and schedule for both), and the ratios
+ludus/SB3. ludus runs twice: on its batched CartPole ("ludus") and on Gymnasium's
+SyncVectorEnv ("ludus-sync"), the same env class SB3 steps in its DummyVecEnv.
+
+    python scripts/bench.py                       # ppo and dqn, seeds 1-5
+    python scripts/bench.py --algos ppo --seeds 1 2 --out bench.json
+Needs the bench extra (stable-baselines3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import tyro
+
+import envs
+from agents import Trainer, split_config
+from agents.evaluate import evaluate
+from agents.registry import load_config_file
+
+ENV_ID = "CartPole-v1"
+
+
+@dataclass
+class BenchConfig:
+    """Benchmark settings."""
+
+    algos: tuple[str, ...] = ("ppo", "dqn")
+    """Algorithms to compare (ppo, dqn)."""
+    seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
+    """Seeds; each runs ludus, ludus on Gymnasium's SyncVectorEnv, and SB3."""
+    target: float = 475.0
+    """Greedy mean return that counts as solved."""
+    eval_episodes: int = 20
+    """Episodes per evaluation."""
+    eval_every: dict[str, int] = field(default_factory=lambda: {"ppo": 2048, "dqn": 2560})
+    """Evaluation interval in environment steps, per algorithm."""
+    sync: bool = True
+    """Also run ludus on Gymnasium's SyncVectorEnv."""
+    out: str | None = None
+    """Write the results as JSON to this file."""
+
+
+class SB3Policy:
+    """Adapter giving an SB3 model the act()/initial_state() of a ludus Policy."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def initial_state(self, batch_size: int) -> None:
+        return None
+
+    def act(self, obs: np.ndarray, state: Any = None, deterministic: bool = True) -> tuple:
+        return self.model.predict(obs, deterministic=deterministic)[0], None
+
+
+def run_ludus(algo: str, seed: int, bench: BenchConfig, vectorization: str) -> dict[str, Any]:
+    """Train ludus with the shipped zoo config until solved or out of budget."""
+    data = load_config_file(f"{algo}_cartpole")
+    data.update(seed=seed, eval_every=bench.eval_every[algo], eval_episodes=bench.eval_episodes,
+                eval_target=bench.target, checkpoint_every=0, console=False,
+                vectorization=vectorization, run_dir=tempfile.mkdtemp(prefix="ludus-bench-"),
+                run_name="run")
+    run, cfg = split_config(data)
+    summary = Trainer(run, cfg, functools.partial(envs.make, ENV_ID)).train()
+    return {"solved": bool(summary["solved"]),
+            "solve_seconds": summary["solved"]["train_seconds"] if summary["solved"] else None,
+            "solve_steps": summary["solved"]["step"] if summary["solved"] else None,
+            "steps": summary["global_step"], "train_seconds": summary["train_seconds"],
+            "sps": summary["global_step"] / summary["train_seconds"]}
+
+
+def sb3_model(algo: str, seed: int) -> tuple[Any, int]:
+    """The SB3 model with the zoo's CartPole-v1 settings, and its step budget."""
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if algo == "ppo":
+        env = make_vec_env(ENV_ID, n_envs=8, seed=seed)
+        return PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98,
+                   n_epochs=20, ent_coef=0.0, learning_rate=lambda f: 1e-3 * f,
+                   clip_range=lambda f: 0.2 * f, seed=seed, device="cpu"), 100_000
+    env = make_vec_env(ENV_ID, n_envs=1, seed=seed)
+    return DQN("MlpPolicy", env, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000,
+               learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256,
+               gradient_steps=128, exploration_fraction=0.16, exploration_final_eps=0.04,
+               policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu"), 50_000
+
+
+def run_sb3(algo: str, seed: int, bench: BenchConfig) -> dict[str, Any]:
+    """Train SB3 with an evaluation callback whose time is excluded from the clock."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    model, budget = sb3_model(algo, seed)
+    every, eval_env = bench.eval_every[algo], functools.partial(envs.make, ENV_ID)
+
+    class Clock(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.start, self.paused, self.next_eval, self.solved = time.perf_counter(), 0.0, \
+                every, None
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps < self.next_eval:
+                return True
+            self.next_eval += every
+            t = time.perf_counter()
+            mean = float(np.mean(evaluate(SB3Policy(self.model), eval_env, bench.eval_episodes,
+                                          seed=seed + 10_000)))
+            self.paused += time.perf_counter() - t
+            if mean >= bench.target:
+                self.solved = (self.num_timesteps, self.elapsed)
+                return False
+            return True
+
+        @property
+        def elapsed(self) -> float:
+            return time.perf_counter() - self.start - self.paused
+
+    clock = Clock()
+    model.learn(budget, callback=clock)
+    steps = model.num_timesteps
+    return {"solved": clock.solved is not None,
+            "solve_seconds": clock.solved[1] if clock.solved else None,
+            "solve_steps": clock.solved[0] if clock.solved else None,
+            "steps": steps, "train_seconds": clock.elapsed, "sps": steps / clock.elapsed}
+
+
+def median(values: list[float | None]) -> float | None:
+    """Median of the values, counting unsolved (None) runs as infinitely slow."""
+    if not values:
+        return None
+    m = statistics.median([v if v is not None else float("inf") for v in values])
+    return None if m == float("inf") else m
+
+
+def summarise(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per algorithm and library: solved count, median solve seconds and steps/s, ratios."""
+    summary: dict[str, Any] = {}
+    for algo, by_lib in results.items():
+        rows = {lib: {"solved": sum(r["solved"] for r in runs), "runs": len(runs),
+                      "median_solve_seconds": median([r["solve_seconds"] for r in runs]),
+                      "median_solve_steps": median([r["solve_steps"] for r in runs]),
+                      "median_sps": statistics.median(r["sps"] for r in runs)}
+                for lib, runs in by_lib.items()}
+        sb3 = rows["sb3"]
+        for lib, row in rows.items():
+            if lib == "sb3":
+                continue
+            solve = row["median_solve_seconds"]
+            row["solve_time_ratio"] = (solve / sb3["median_solve_seconds"]
+                                       if solve and sb3["median_solve_seconds"] else None)
+            row["sps_ratio"] = row["median_sps"] / sb3["median_sps"]
+        summary[algo] = rows
+    return summary
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """A rich table of the summary."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"CartPole-v1, zoo settings, torch threads {torch.get_num_threads()}")
+    for col in ("algo", "library", "solved", "median s to solve", "median steps to solve",
+                "median steps/s", "solve-time ratio", "steps/s ratio"):
+        table.add_column(col)
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    for algo, rows in summary.items():
+        for lib, r in rows.items():
+            table.add_row(algo, lib, f"{r['solved']}/{r['runs']}",
+                          fmt(r["median_solve_seconds"], ".2f"),
+                          fmt(r["median_solve_steps"], ".0f"), fmt(r["median_sps"], ".0f"),
+                          fmt(r.get("solve_time_ratio"), ".2f"), fmt(r.get("sps_ratio"), ".2f"))
+    Console().print(table)
+
+
+def main(bench: BenchConfig) -> dict[str, Any]:
+    """Run every algorithm and seed, print the table, optionally write JSON."""
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)  # the same process settings for both libraries
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for algo in bench.algos:
+        libs = results.setdefault(algo, {"ludus": [], "sb3": []} | (
+            {"ludus-sync": []} if bench.sync else {}))
+        for seed in bench.seeds:  # interleaved, so machine noise hits all libraries alike
+            libs["ludus"].append(run_ludus(algo, seed, bench, "auto"))
+            if bench.sync:
+                libs["ludus-sync"].append(run_ludus(algo, seed, bench, "sync"))
+            libs["sb3"].append(run_sb3(algo, seed, bench))
+            print(algo, seed, {lib: {k: round(v, 2) if isinstance(v, float) else v
+                                     for k, v in runs[-1].items()} for lib, runs in libs.items()},
+                  flush=True)
+    summary = summarise(results)
+    print_table(summary)
+    if bench.out:
+        with open(bench.out, "w") as f:
+            json.dump({"config": dataclasses.asdict(bench), "runs": results,
+                       "summary": summary}, f, indent=1)
+    return summary
+
+
+if __name__ == "__main__":
+    main(tyro.cli(BenchConfig, description=__doc__))
+    sys.exit(0)
