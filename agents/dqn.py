@@ -145,65 +145,64 @@ class DQN:
         cfg, dev = self.cfg, self.device
         steps = cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq * cfg.num_envs
         B = cfg.batch_size
-        losses, qs = [], []
+        losses = []
         if cfg.prioritized:  # priorities change after every step: sample one batch at a time
             for _ in range(steps):
                 flat = self.buffer.sample_indices(B, self.rng)
                 batch = self._tensors(self.buffer.gather(flat))
                 beta = cfg.per_beta + (1.0 - cfg.per_beta) * self.progress
                 weights = torch.as_tensor(self.buffer.weights(flat, beta), device=dev)
-                td, loss, q = self._gradient_step(batch, self._next_q(batch), weights)
+                td, loss = self._gradient_step(batch["obs"], batch["actions"],
+                                               self._targets(batch), weights)
                 self.buffer.update_priorities(flat, td.cpu().numpy())
                 losses.append(loss)
-                qs.append(q)
         else:
             # Uniform batches are i.i.d. and the target net is fixed within a phase, so all
-            # batches are drawn and all target Q-values computed in one pass.
+            # batches are drawn at once and, without double DQN, all TD targets computed in
+            # one pass of the target net.
             batch = self._tensors(self.buffer.gather(self.buffer.sample_indices(steps * B,
                                                                                  self.rng)))
-            next_q = self._next_q(batch)
+            targets = None if cfg.double_dqn else self._targets(batch)
             for k in range(steps):
                 part = slice(k * B, (k + 1) * B)
-                _, loss, q = self._gradient_step({n: v[part] for n, v in batch.items()},
-                                                 next_q[part])
+                target = targets[part] if targets is not None else self._targets(
+                    {n: v[part] for n, v in batch.items()})
+                _, loss = self._gradient_step(batch["obs"][part], batch["actions"][part], target)
                 losses.append(loss)
-                qs.append(q)
+        # One check per phase: a non-finite loss stops the run before anything is saved.
+        mean_loss = torch.stack(losses).mean()
+        check_finite(mean_loss, "td", self.global_step)
         self.num_updates += 1
-        return {"loss/td": torch.stack(losses).mean().item(),
-                "charts/q_values": torch.stack(qs).mean().item(), "charts/epsilon": self.epsilon}
+        return {"loss/td": mean_loss.item(), "charts/epsilon": self.epsilon}
 
     def _tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
 
     @torch.no_grad()
-    def _next_q(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Target-network Q-values of the next observations (B, A), illegal actions masked."""
-        return self.target(batch["next_obs"], batch.get("next_mask"))
+    def _targets(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """TD targets R + gamma^k max_a Q'(s', a) (double DQN: a chosen by the online net)."""
+        next_q = self.target(b["next_obs"], b.get("next_mask"))
+        if self.cfg.double_dqn:
+            best = self.net(b["next_obs"], b.get("next_mask")).argmax(-1, keepdim=True)
+            next_v = next_q.gather(-1, best).squeeze(-1)
+        else:
+            next_v = next_q.max(-1).values
+        return b["returns"] + b["discounts"] * next_v
 
-    def _gradient_step(self, b: dict[str, torch.Tensor], next_q: torch.Tensor,
-                       weights: torch.Tensor | None = None
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One TD step; returns (TD errors, loss, mean Q), detached."""
-        cfg = self.cfg
-        with torch.no_grad():
-            if cfg.double_dqn:
-                best = self.net(b["next_obs"], b.get("next_mask")).argmax(-1, keepdim=True)
-                next_v = next_q.gather(-1, best).squeeze(-1)
-            else:
-                next_v = next_q.max(-1).values
-            target = b["returns"] + b["discounts"] * next_v
-        q = self.net(b["obs"]).gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
+    def _gradient_step(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor,
+                       weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One Huber TD step; returns (TD errors, loss), detached."""
+        q = self.net(obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
         if weights is None:
             loss = F.smooth_l1_loss(q, target)
         else:
             loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
-        check_finite(loss, "td", self.global_step)
         for p in self.params:  # cheaper than optimizer.zero_grad() on this hot path
             p.grad = None
         loss.backward()
-        nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+        nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
-        return (q - target).detach(), loss.detach(), q.detach().mean()
+        return (q - target).detach(), loss.detach()
 
     def train_state(self) -> dict[str, Any]:
         """Optimizer, target net, replay buffer, RNG and counters."""

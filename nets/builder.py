@@ -119,14 +119,18 @@ class Body(nn.Module):
                 episode_start: torch.Tensor | None = None) -> tuple[torch.Tensor, State | None]:
         """Feed-forward: x (B, *obs) -> (B, F). Recurrent: x (T, B, *obs) -> (T, B, F)."""
         lead = x.shape[: x.dim() - self.obs_ndim]
-        x = x.reshape(-1, *x.shape[len(lead):]).float()
+        if len(lead) != 1:
+            x = x.reshape(-1, *x.shape[len(lead):])
+        if x.dtype != torch.float32:
+            x = x.float()
         if self.norm is not None:
             x = self.norm(x)
         features = self.encoder(x)
         if self.core is not None:
             features, state = self.core(features.view(*lead, -1), state, episode_start)
             features = features.reshape(-1, features.shape[-1])
-        return self.head(features).view(*lead, -1), state
+        features = self.head(features)
+        return (features if len(lead) == 1 else features.view(*lead, -1)), state
 
 
 class ActorCritic(nn.Module):
