@@ -53,9 +53,9 @@ class A2C(ActorCriticAgent):
         if self.net.recurrent:
             logits, values, _ = self.net(s.obs, s.initial_state, s.episode_start, s.action_mask)
         else:
-            flat = (lambda x: None if x is None else x.flatten(0, 1))
-            logits, values, _ = self.net(flat(s.obs), None, None, flat(s.action_mask))
-            advantages, returns = flat(advantages), flat(returns)
+            mask = None if s.action_mask is None else s.action_mask.flatten(0, 1)
+            logits, values, _ = self.net(s.obs.flatten(0, 1), None, None, mask)
+            advantages, returns = advantages.flatten(), returns.flatten()
         log_prob, entropy = log_prob_entropy(logits, s.actions if self.net.recurrent
                                              else s.actions.flatten())
         if cfg.norm_adv:

@@ -14,9 +14,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.checkpoint import (load_train_state, load_weights, point_latest, read_meta,
-                               save_checkpoint, space_to_json)
-from agents.core import Step, TrainingError, resolve_device
+from agents.checkpoint import (
+    load_train_state,
+    load_weights,
+    point_latest,
+    read_meta,
+    save_checkpoint,
+    space_to_json,
+)
+from agents.core import Step, resolve_device
 from agents.evaluate import evaluate, record_episode
 from agents.policy import Policy
 from agents.registry import algo_entry, closest, from_dict, make_agent, net_kind

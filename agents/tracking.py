@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -47,8 +47,13 @@ class ConsoleBackend:
     SHOWN = ("charts/episodic_return", "eval/return_mean", "loss/policy", "loss/value", "loss/td")
 
     def __init__(self, total: int | None, description: str) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(),
                                  TextColumn("{task.fields[info]}"))
@@ -148,12 +153,5 @@ class Tracker:
     def close(self) -> None:
         """Flush and close every backend."""
         for backend in self.backends:
-            try:
+            with contextlib.suppress(Exception):  # closing must not mask the run's outcome
                 backend.close()
-            except Exception:  # closing must not mask the run's own outcome
-                pass
-
-
-def wandb_mode() -> str:
-    """WANDB_MODE from the environment ('online' when unset)."""
-    return os.environ.get("WANDB_MODE", "online")

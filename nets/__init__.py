@@ -1,6 +1,14 @@
 """Pure-torch building blocks: encoders, recurrent cores, heads, masking and the net builder."""
 
-from nets.builder import ActorCritic, Body, NetSpec, QNetwork, build_net, num_actions, observation_space
+from nets.builder import (
+    ActorCritic,
+    Body,
+    NetSpec,
+    QNetwork,
+    build_net,
+    num_actions,
+    observation_space,
+)
 from nets.cnn import BoardCNN, NatureCNN
 from nets.heads import DuelingQHead, policy_head, q_head, value_head
 from nets.layers import activation, layer_init

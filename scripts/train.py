@@ -14,6 +14,7 @@ import functools
 import sys
 from typing import Annotated, Any
 
+import gymnasium as gym
 import tyro
 
 import envs
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, CheckpointError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, CheckpointError, FileNotFoundError, ImportError, gym.error.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"checkpoint: {summary['checkpoint']}")

@@ -24,7 +24,7 @@ def test_short_run_prints_checkpoint_and_metrics(tmp_path, capsys):
                             "--run-name", "r", "--no-console", "--num-steps", "64")
     assert code == 0
     assert f"checkpoint: {tmp_path}/r/checkpoints/step_000000512" in out
-    meta = json.load(open(tmp_path / "r" / "checkpoints" / "latest" / "meta.json"))
+    meta = json.loads(Path(tmp_path / "r" / "checkpoints" / "latest" / "meta.json").read_text())
     assert meta["config"]["num_steps"] == 64 and meta["run"]["seed"] == 1
 
 
@@ -34,7 +34,7 @@ def test_config_file_then_flag_override_and_resume(tmp_path, capsys):
     code, _, _ = run_main(capsys, "--config", str(cfg), "--batch-size", "16", "--run-dir",
                           str(tmp_path), "--run-name", "d", "--no-console")
     assert code == 0
-    meta = json.load(open(tmp_path / "d" / "checkpoints" / "latest" / "meta.json"))
+    meta = json.loads(Path(tmp_path / "d" / "checkpoints" / "latest" / "meta.json").read_text())
     assert meta["algo"] == "dqn" and meta["config"]["batch_size"] == 16
     code, out, _ = run_main(capsys, "--resume", str(tmp_path / "d"), "--total-timesteps", "400",
                             "--no-console")

@@ -1,5 +1,6 @@
 import json
 import pickle
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -7,8 +8,14 @@ import pytest
 import torch
 
 from agents import CheckpointError, Trainer, load_policy
-from agents.checkpoint import (flatten_state, load_train_state, save_checkpoint, space_from_json,
-                               space_to_json, unflatten_state)
+from agents.checkpoint import (
+    flatten_state,
+    load_train_state,
+    save_checkpoint,
+    space_from_json,
+    space_to_json,
+    unflatten_state,
+)
 from tests.agents.helpers import factory, tiny_run
 
 ALGOS = [("ppo", "CartPole-v1"), ("dqn", "CartPole-v1"), ("ppo-lstm", "CartPoleNoVel-v1"),
@@ -94,18 +101,18 @@ def test_corrupt_meta(checkpoint):
 
 def test_incompatible_net_spec(checkpoint):
     meta_path = f"{checkpoint}/meta.json"
-    meta = json.load(open(meta_path))
+    meta = json.loads(Path(meta_path).read_text())
     meta["net_spec"]["hidden"] = [32, 32]
-    json.dump(meta, open(meta_path, "w"))
+    Path(meta_path).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="does not fit the net spec"):
         load_policy(checkpoint)
 
 
 def test_future_format_version_is_refused(checkpoint):
     meta_path = f"{checkpoint}/meta.json"
-    meta = json.load(open(meta_path))
+    meta = json.loads(Path(meta_path).read_text())
     meta["format_version"] = 99
-    json.dump(meta, open(meta_path, "w"))
+    Path(meta_path).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="format 99"):
         load_policy(checkpoint)
 
@@ -145,5 +152,5 @@ def test_rewriting_a_checkpoint_replaces_it_atomically(tmp_path):
     net = torch.nn.Linear(2, 2)
     save_checkpoint(tmp_path / "ck", net, {"v": 1})
     save_checkpoint(tmp_path / "ck", net, {"v": 2})
-    assert json.load(open(tmp_path / "ck" / "meta.json"))["v"] == 2
+    assert json.loads(Path(tmp_path / "ck" / "meta.json").read_text())["v"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # no temp leftovers

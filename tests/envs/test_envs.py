@@ -69,3 +69,12 @@ def test_sync_env_reports_final_obs_same_step():
             assert "final_obs" in info and not np.array_equal(info["final_obs"][0], obs[0])
             return
     pytest.fail("CartPole pushed left never ended")
+
+
+def test_atari_preprocessing_gives_stacked_uint8_frames():
+    env = envs.make("ALE/Pong-v5", 1, seed=0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (1, 4, 84, 84) and obs.dtype == np.uint8
+    obs, *_ = env.step(np.array([0]))
+    assert obs.shape == (1, 4, 84, 84)
+    env.close()

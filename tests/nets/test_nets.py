@@ -3,8 +3,18 @@ import numpy as np
 import pytest
 import torch
 
-from nets import (MLP, ActorCritic, BoardCNN, NatureCNN, NetSpec, QNetwork, RecurrentCore,
-                  RunningNorm, apply_mask, build_net)
+from nets import (
+    MLP,
+    ActorCritic,
+    BoardCNN,
+    NatureCNN,
+    NetSpec,
+    QNetwork,
+    RecurrentCore,
+    RunningNorm,
+    apply_mask,
+    build_net,
+)
 
 VEC = gym.spaces.Box(-1, 1, (4,), np.float32)
 BOARD = gym.spaces.Box(0, 1, (6, 7, 2), np.int8)
