@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import torch
-from torch import nn
 
-from agents.core import check_finite, log_prob_entropy
+from agents.core import policy_gradient_step, set_learning_rate
 from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
 
 
@@ -39,7 +38,7 @@ class A2C(ActorCriticAgent):
     def __init__(self, cfg: A2CConfig, obs_space: gym.Space, action_space: gym.Space,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         super().__init__(cfg, obs_space, action_space, seed, device)
-        self.optimizer = torch.optim.RMSprop(self.net.parameters(), lr=cfg.learning_rate,
+        self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.learning_rate,
                                              alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
                                              foreach=True)
 
@@ -48,28 +47,16 @@ class A2C(ActorCriticAgent):
         cfg, s = self.cfg, self.storage
         advantages, returns = self.finish_rollout()
         lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(self.optimizer, lr)
         if self.net.recurrent:
             logits, values, _ = self.net(s.obs, s.initial_state, s.episode_start, s.action_mask)
+            actions = s.actions
         else:
             mask = None if s.action_mask is None else s.action_mask.flatten(0, 1)
             logits, values, _ = self.net(s.obs.flatten(0, 1), None, None, mask)
             advantages, returns = advantages.flatten(), returns.flatten()
-        log_prob, entropy = log_prob_entropy(logits, s.actions if self.net.recurrent
-                                             else s.actions.flatten())
-        if cfg.norm_adv:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        pg_loss = -(advantages * log_prob).mean()
-        v_loss = ((returns - values) ** 2).mean()
-        ent = entropy.mean()
-        loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-        check_finite(loss, "a2c", self.global_step)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+            actions = s.actions.flatten()
+        metrics = policy_gradient_step(self, logits, values, actions, advantages, returns)
         self.update_norms()
         self.num_updates += 1
-        return {"loss/policy": pg_loss.item(), "loss/value": v_loss.item(),
-                "loss/entropy": ent.item(), "charts/learning_rate": lr}
+        return {**metrics, "charts/learning_rate": lr}

@@ -101,6 +101,61 @@ def linear_schedule(start: float, end: float, fraction: float, progress: float) 
     return start + (end - start) * min(1.0, progress / fraction)
 
 
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / (std + 1e-8), the usual advantage normalisation."""
+    return (x - x.mean()) / (x.std() + 1e-8) if x.numel() > 1 else x
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's learning rate."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def gradient_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+                  loss: torch.Tensor, max_grad_norm: float) -> None:
+    """Backpropagate `loss`, clip the global gradient norm, and step the optimizer."""
+    for p in params:  # cheaper than optimizer.zero_grad() on hot paths
+        p.grad = None
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm, foreach=True)
+    optimizer.step()
+
+
+def policy_gradient_step(agent: Any, logits: torch.Tensor, values: torch.Tensor,
+                         actions: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor
+                         ) -> dict[str, float]:
+    """One step on -A log pi(a|s) + vf_coef (V - G)^2 - ent_coef H (A2C and REINFORCE).
+
+    `agent` provides cfg (ent_coef, vf_coef, max_grad_norm, norm_adv), optimizer, params and
+    global_step.
+    """
+    cfg = agent.cfg
+    log_prob, entropy = log_prob_entropy(logits, actions)
+    if cfg.norm_adv:
+        advantages = normalize(advantages)
+    pg_loss = -(advantages * log_prob).mean()
+    v_loss = ((returns - values) ** 2).mean()
+    ent = entropy.mean()
+    loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+    check_finite(loss, type(agent).__name__, agent.global_step)
+    gradient_step(agent.optimizer, agent.params, loss, cfg.max_grad_norm)
+    return {"loss/policy": pg_loss.item(), "loss/value": v_loss.item(), "loss/entropy": ent.item()}
+
+
+def sampler_train_state(agent: Any) -> dict[str, Any]:
+    """Optimizer, torch sampling generator and counters: the resume state of a policy learner."""
+    return {"optimizer": agent.optimizer.state_dict(), "generator": agent.generator.get_state(),
+            "num_updates": agent.num_updates, "global_step": agent.global_step}
+
+
+def load_sampler_train_state(agent: Any, state: dict[str, Any]) -> None:
+    """Inverse of sampler_train_state."""
+    agent.optimizer.load_state_dict(state["optimizer"])
+    agent.generator.set_state(state["generator"].cpu())
+    agent.num_updates, agent.global_step = state["num_updates"], state["global_step"]
+
+
 def check_finite(loss: torch.Tensor, name: str, step: int) -> None:
     """Raise TrainingError when a loss is NaN or infinite."""
     if not bool(torch.isfinite(loss)):

@@ -11,9 +11,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from agents.core import Step, as_tensor, check_finite, linear_schedule, split_obs
+from agents.core import Step, as_tensor, check_finite, gradient_step, linear_schedule, split_obs
 from agents.replay import PrioritizedReplayBuffer, ReplayBuffer
 from nets import NetSpec, build_net, num_actions, observation_space
 
@@ -197,11 +196,7 @@ class DQN:
             loss = F.smooth_l1_loss(q, target)
         else:
             loss = (weights * F.smooth_l1_loss(q, target, reduction="none")).mean()
-        for p in self.params:  # cheaper than optimizer.zero_grad() on this hot path
-            p.grad = None
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm, foreach=True)
-        self.optimizer.step()
+        gradient_step(self.optimizer, self.params, loss, self.cfg.max_grad_norm)
         return (q - target).detach(), loss.detach()
 
     def train_state(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.core import Step, as_tensor, split_obs
+from agents.core import Step, as_tensor, load_sampler_train_state, sampler_train_state, split_obs
 from agents.storage import RolloutStorage
 from nets import NetSpec, build_net, num_actions, observation_space
 
@@ -17,21 +17,15 @@ TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int8): torch.int8}
 
 
 @dataclass
-class OnPolicyConfig:
-    """Settings shared by the actor-critic agents."""
+class PolicyGradientConfig:
+    """Settings every policy-gradient agent with a value baseline shares."""
 
     num_envs: int = 8
     """Parallel environments."""
-    num_steps: int = 32
-    """Steps per environment per rollout."""
     learning_rate: float = 3e-4
     """Optimizer learning rate."""
-    anneal_lr: bool = False
-    """Anneal the learning rate linearly to 0 over training."""
     gamma: float = 0.99
     """Discount factor."""
-    gae_lambda: float = 0.95
-    """GAE lambda (1.0 gives Monte-Carlo advantages)."""
     ent_coef: float = 0.0
     """Entropy bonus coefficient."""
     vf_coef: float = 0.5
@@ -39,9 +33,21 @@ class OnPolicyConfig:
     max_grad_norm: float = 0.5
     """Global gradient norm clip."""
     norm_adv: bool = True
-    """Normalise advantages per minibatch."""
+    """Normalise advantages."""
     net: NetSpec = field(default_factory=NetSpec)
     """Network architecture."""
+
+
+@dataclass
+class OnPolicyConfig(PolicyGradientConfig):
+    """Settings of the agents that learn from fixed-length rollouts with GAE."""
+
+    num_steps: int = 32
+    """Steps per environment per rollout."""
+    anneal_lr: bool = False
+    """Anneal the learning rate linearly to 0 over training."""
+    gae_lambda: float = 0.95
+    """GAE lambda (1.0 gives Monte-Carlo advantages)."""
 
 
 class ActorCriticAgent:
@@ -54,6 +60,7 @@ class ActorCriticAgent:
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.cfg, self.device = cfg, torch.device(device)
         self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
+        self.params = list(self.net.parameters())
         box = observation_space(obs_space)
         self.storage = RolloutStorage(
             cfg.num_steps, cfg.num_envs, box.shape, TORCH_DTYPES.get(box.dtype, torch.float32),
@@ -139,14 +146,11 @@ class ActorCriticAgent:
 
     def train_state(self) -> dict[str, Any]:
         """Optimizer, sampler RNG and counters."""
-        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                "num_updates": self.num_updates, "global_step": self.global_step}
+        return sampler_train_state(self)
 
     def load_train_state(self, state: dict[str, Any]) -> None:
         """Restore train_state(); the rollout restarts from fresh episodes."""
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"].cpu())
-        self.num_updates, self.global_step = state["num_updates"], state["global_step"]
+        load_sampler_train_state(self, state)
         self.storage.step = 0
         self.state = self.net.initial_state(self.cfg.num_envs, self.device)
         self.episode_start.fill_(1.0)

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 
 import gymnasium as gym
 import torch
-from torch import nn
 
-from agents.core import check_finite, log_prob_entropy
+from agents.core import check_finite, gradient_step, log_prob_entropy, normalize, set_learning_rate
 from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
 from nets import NetSpec
 
@@ -61,7 +60,6 @@ class PPO(ActorCriticAgent):
     def __init__(self, cfg: PPOConfig, obs_space: gym.Space, action_space: gym.Space,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         super().__init__(cfg, obs_space, action_space, seed, device)
-        self.params = list(self.net.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, eps=1e-5, fused=True)
 
     @property
@@ -115,7 +113,7 @@ class PPO(ActorCriticAgent):
                 if cfg.target_kl is not None and approx_kl.item() > 1.5 * cfg.target_kl:
                     return False
             if cfg.norm_adv and adv.numel() > 1 and not isinstance(idx, slice):
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # per minibatch, as in SB3
+                adv = normalize(adv)  # per minibatch, as in SB3
             pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
             if cfg.clip_vloss:
                 v_clipped = old_v + (value - old_v).clamp(-clip, clip)
@@ -127,10 +125,7 @@ class PPO(ActorCriticAgent):
             if cfg.ent_coef:
                 loss = loss - cfg.ent_coef * ent
             check_finite(loss, "ppo", self.global_step)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
-            self.optimizer.step()
+            gradient_step(self.optimizer, self.params, loss, cfg.max_grad_norm)
             if stats is not None:
                 with torch.no_grad():
                     clipfrac = ((ratio - 1).abs() > clip).float().mean()
@@ -145,13 +140,12 @@ class PPO(ActorCriticAgent):
         cfg, s = self.cfg, self.storage
         advantages, returns = self.finish_rollout()
         lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(self.optimizer, lr)
         clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
         recurrent = self.net.recurrent
         flat = (lambda x: x) if recurrent else (lambda x: x.flatten(0, 1))
         if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            advantages = normalize(advantages)
         data = [flat(x) for x in (s.obs, s.actions, s.log_probs, advantages, returns, s.values)]
         mask_all = None if s.action_mask is None else flat(s.action_mask)
         stats: dict[str, list[torch.Tensor]] = {k: [] for k in (

@@ -3,41 +3,35 @@ Algorithms for Connectionist Reinforcement Learning"; Monte-Carlo returns of who
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
-from agents.core import Step, as_tensor, check_finite, log_prob_entropy, sample_logits, split_obs
+from agents.core import (
+    Step,
+    as_tensor,
+    load_sampler_train_state,
+    policy_gradient_step,
+    sample_logits,
+    sampler_train_state,
+    split_obs,
+)
+from agents.onpolicy import PolicyGradientConfig
 from agents.storage import discounted_returns
-from nets import NetSpec, build_net
+from nets import build_net
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(PolicyGradientConfig):
     """REINFORCE with a state-value baseline, updated on complete episodes."""
 
-    num_envs: int = 8
-    """Parallel environments."""
     batch_steps: int = 2048
     """Update once complete episodes hold at least this many steps."""
     learning_rate: float = 1e-3
     """Adam learning rate."""
-    gamma: float = 0.99
-    """Discount factor."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
-    vf_coef: float = 0.5
-    """Baseline (value) loss coefficient."""
-    max_grad_norm: float = 0.5
-    """Global gradient norm clip."""
-    norm_adv: bool = True
-    """Normalise the advantages G_t - b(s_t) over the batch."""
-    net: NetSpec = field(default_factory=NetSpec)
-    """Network architecture (feed-forward)."""
 
 
 class Reinforce:
@@ -49,7 +43,8 @@ class Reinforce:
             raise ValueError("REINFORCE here is feed-forward; use ppo-lstm for recurrent nets")
         self.cfg, self.device = cfg, torch.device(device)
         self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, fused=True)
+        self.params = list(self.net.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.running: list[dict[str, list]] = [self._empty() for _ in range(cfg.num_envs)]
         self.episodes: list[dict[str, torch.Tensor]] = []
@@ -105,39 +100,24 @@ class Reinforce:
 
     def update(self) -> dict[str, float]:
         """One gradient step: -(G_t - b(s_t)) log pi(a_t|s_t) + baseline regression."""
-        cfg, eps = self.cfg, self.episodes
+        eps = self.episodes
         obs = torch.cat([ep["obs"] for ep in eps])
         mask = None if eps[0]["mask"] is None else torch.cat([ep["mask"] for ep in eps])
         actions = torch.cat([ep["actions"] for ep in eps])
         returns = torch.cat([ep["returns"] for ep in eps])
         logits, values, _ = self.net(obs, None, None, mask)
-        log_prob, entropy = log_prob_entropy(logits, actions)
-        advantages = returns - values.detach()
-        if cfg.norm_adv and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        pg_loss = -(advantages * log_prob).mean()
-        v_loss = ((values - returns) ** 2).mean()
-        ent = entropy.mean()
-        loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-        check_finite(loss, "reinforce", self.global_step)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        metrics = policy_gradient_step(self, logits, values, actions, returns - values.detach(),
+                                       returns)
         self.episodes = []
         self.num_updates += 1
-        return {"loss/policy": pg_loss.item(), "loss/value": v_loss.item(),
-                "loss/entropy": ent.item(), "charts/episodes_per_update": len(eps)}
+        return {**metrics, "charts/episodes_per_update": len(eps)}
 
     def train_state(self) -> dict[str, Any]:
         """Optimizer, sampler RNG and counters (open episodes restart on resume)."""
-        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                "num_updates": self.num_updates, "global_step": self.global_step}
+        return sampler_train_state(self)
 
     def load_train_state(self, state: dict[str, Any]) -> None:
         """Restore train_state()."""
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"].cpu())
-        self.num_updates, self.global_step = state["num_updates"], state["global_step"]
+        load_sampler_train_state(self, state)
         self.running = [self._empty() for _ in range(self.cfg.num_envs)]
         self.episodes = []
