@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -158,8 +159,9 @@ def load_sampler_train_state(agent: Any, state: dict[str, Any]) -> None:
 
 def check_finite(loss: torch.Tensor, name: str, step: int) -> None:
     """Raise TrainingError when a loss is NaN or infinite."""
-    if not bool(torch.isfinite(loss)):
-        raise TrainingError(f"non-finite {name} loss ({loss.item()}) at step {step}; update stopped")
+    value = loss.item()
+    if not math.isfinite(value):
+        raise TrainingError(f"non-finite {name} loss ({value}) at step {step}; update stopped")
 
 
 def resolve_device(device: str) -> torch.device:

@@ -114,7 +114,7 @@ class PPO(ActorCriticAgent):
                     return False
             if cfg.norm_adv and adv.numel() > 1 and not isinstance(idx, slice):
                 adv = normalize(adv)  # per minibatch, as in SB3
-            pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+            pg_loss = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
             if cfg.clip_vloss:
                 v_clipped = old_v + (value - old_v).clamp(-clip, clip)
                 v_loss = torch.max((value - ret) ** 2, (v_clipped - ret) ** 2).mean()

@@ -112,8 +112,8 @@ class Body(nn.Module):
             self.core = RecurrentCore(dim, spec.core_size, spec.core, spec.ortho_init)
             dim = self.core.out_dim
         self.head = MLP(dim, spec.head_hidden, spec.activation, spec.layer_norm, spec.dropout,
-                        spec.ortho_init)
-        self.out_dim = self.head.out_dim
+                        spec.ortho_init) if spec.head_hidden else None
+        self.out_dim = self.head.out_dim if self.head is not None else dim
 
     def forward(self, x: torch.Tensor, state: State | None = None,
                 episode_start: torch.Tensor | None = None) -> tuple[torch.Tensor, State | None]:
@@ -129,7 +129,8 @@ class Body(nn.Module):
         if self.core is not None:
             features, state = self.core(features.view(*lead, -1), state, episode_start)
             features = features.reshape(-1, features.shape[-1])
-        features = self.head(features)
+        if self.head is not None:
+            features = self.head(features)
         return (features if len(lead) == 1 else features.view(*lead, -1)), state
 
 

@@ -185,7 +185,7 @@ def print_table(summary: dict[str, Any]) -> None:
                           fmt(r["median_solve_seconds"], ".2f"),
                           fmt(r["median_solve_steps"], ".0f"), fmt(r["median_sps"], ".0f"),
                           fmt(r.get("solve_time_ratio"), ".2f"), fmt(r.get("sps_ratio"), ".2f"))
-    Console().print(table)
+    Console(width=140).print(table)
 
 
 def main(bench: BenchConfig) -> dict[str, Any]:
