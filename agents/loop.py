@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from agents.checkpoint import (
     load_weights,
     point_latest,
     read_meta,
+    resolve_checkpoint,
     save_checkpoint,
     space_to_json,
 )
@@ -176,7 +178,7 @@ class Trainer:
         loop = state["loop"]
         self.rng.bit_generator.state = loop["rng"]
         self.train_seconds, self.next_eval = loop["train_seconds"], loop["next_eval"]
-        self.next_checkpoint = loop["next_checkpoint"]
+        self.next_checkpoint, self.best_eval = loop["next_checkpoint"], loop["best_eval"]
         return loop.get("wandb_run_id")
 
     @property
@@ -295,12 +297,12 @@ class Trainer:
         }
         loop = {"rng": self.rng.bit_generator.state, "train_seconds": self.train_seconds,
                 "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
+                "best_eval": self.best_eval,
                 "wandb_run_id": self.tracker.wandb_run_id}
         path = save_checkpoint(checkpoints / f"step_{self.global_step:09d}", self.agent.net, meta,
                                {"agent": self.agent.train_state(), "loop": loop})
         point_latest(checkpoints, path)
         for old in sorted(checkpoints.glob("step_*"))[: -run.keep_checkpoints]:
-            import shutil
             shutil.rmtree(old, ignore_errors=True)
         return path
 
@@ -317,13 +319,11 @@ def resume(path: Path | str, make_env_for: Callable[[str], EnvFactory],
     `overrides` may change run settings such as total_timesteps or minutes.
     """
     meta = read_meta(path)
-    from agents.checkpoint import resolve_checkpoint
-
     ckpt = resolve_checkpoint(path)
     run_data = {**meta["run"], **(overrides or {})}
     run_data["run_dir"] = str(ckpt.parent.parent.parent)
     run_data["run_name"] = ckpt.parent.parent.name
-    run, _ = split_config({k: v for k, v in run_data.items()}, f"{ckpt}/meta.json")
+    run, _ = split_config(run_data, f"{ckpt}/meta.json")
     _, cfg_cls = algo_entry(meta["algo"])
     cfg = from_dict(cfg_cls, meta["config"], f"{ckpt}/meta.json")
     trainer = Trainer(run, cfg, make_env_for(run.env_id), resume_from=ckpt)
