@@ -59,6 +59,9 @@ class DQNConfig:
     """Prioritization exponent alpha."""
     per_beta: float = 0.4
     """Initial importance-sampling exponent, annealed to 1 over training."""
+    checkpoint_replay: bool = True
+    """Save the replay buffer with each checkpoint so --resume continues with it (turn off
+    for buffers too large for the disk; a resumed run then refills it)."""
     net: NetSpec = field(default_factory=lambda: NetSpec(activation="relu", ortho_init=False))
     """Network architecture (set dueling=True for a dueling head)."""
 
@@ -202,7 +205,8 @@ class DQN:
     def train_state(self) -> dict[str, Any]:
         """Optimizer, target net, replay buffer, RNG and counters."""
         return {"optimizer": self.optimizer.state_dict(), "target": self.target.state_dict(),
-                "buffer": self.buffer.state(), "rng": self.rng.bit_generator.state,
+                "buffer": self.buffer.state() if self.cfg.checkpoint_replay else None,
+                "rng": self.rng.bit_generator.state,
                 "num_updates": self.num_updates, "global_step": self.global_step,
                 "num_vector_steps": self.num_vector_steps}
 
@@ -210,7 +214,8 @@ class DQN:
         """Restore train_state()."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.target.load_state_dict(state["target"])
-        self.buffer.load_state(state["buffer"])
+        if state["buffer"] is not None:
+            self.buffer.load_state(state["buffer"])
         self.rng.bit_generator.state = state["rng"]
         self.num_updates, self.global_step = state["num_updates"], state["global_step"]
         self.num_vector_steps = state["num_vector_steps"]

@@ -9,6 +9,7 @@ SyncVectorEnv ("ludus-sync"), the same env class SB3 steps in its DummyVecEnv.
 
     python scripts/bench.py                       # ppo and dqn, seeds 1-5
     python scripts/bench.py --algos ppo --seeds 1 2 --out bench.json
+
 Needs the bench extra (stable-baselines3).
 """
 

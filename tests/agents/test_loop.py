@@ -135,3 +135,17 @@ def test_capture_video_writes_gif(tmp_path):
     gifs = list((Path(tmp_path) / "run" / "videos").glob("*.gif"))
     assert len(gifs) == 1 and iio.imread(gifs[0]).shape[0] >= 8
     assert os.path.getsize(gifs[0]) > 1000
+
+
+def test_dqn_resume_restores_the_replay_buffer_unless_told_not_to(tmp_path):
+    from agents.checkpoint import load_train_state
+
+    for keep in (True, False):
+        run, cfg = tiny_run(tmp_path, "dqn", total_timesteps=300, learning_starts=50,
+                            buffer_size=1000, checkpoint_replay=keep, run_name=f"r{keep}")
+        first = Trainer(run, cfg, factory()).train()
+        buffer = load_train_state(first["checkpoint"])["agent"]["buffer"]
+        assert (buffer is not None) == keep
+        if keep:
+            assert buffer["pos"] == 300 and buffer["arrays"]["obs"][:300].any()
+        assert resume(first["run_dir"], factory, {"total_timesteps": 400})["global_step"] == 400
