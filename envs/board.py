@@ -1,0 +1,93 @@
+"""Batched two-player board games on bitboards: the shared core of connect_four and
+tictactoe. Every game of the batch is stepped by the same numpy operations.
+
+Conventions follow PettingZoo's classic games: the observation of the player to move is
+(rows, cols, 2) int8 with plane 0 its own pieces and plane 1 the opponent's, row 0 at the
+top; a finished game gives the mover +1 for a win, 0 for a draw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ONE = np.uint64(1)
+
+
+class BoardGame:
+    """`num_envs` games; subclasses define the board shape, where a move lands and wins."""
+
+    rows: int
+    cols: int
+    num_actions: int
+    # (rows, cols) bit index of each observation cell, set by subclasses
+    cell_bits: np.ndarray
+
+    def __init__(self, num_envs: int) -> None:
+        if num_envs <= 0:
+            raise ValueError(f"num_envs must be positive, got {num_envs}")
+        self.num_envs = num_envs
+        self.bits = np.zeros((num_envs, 2), dtype=np.uint64)  # (N, 2): each seat's pieces
+        self.to_move = np.zeros(num_envs, dtype=np.int64)     # (N,): seat 0 or 1
+        self.num_moves = np.zeros(num_envs, dtype=np.int64)
+        self._shifts = self.cell_bits.astype(np.uint64)
+
+    @property
+    def obs_shape(self) -> tuple[int, int, int]:
+        """(rows, cols, 2)."""
+        return (self.rows, self.cols, 2)
+
+    def reset(self, rows: np.ndarray | None = None) -> None:
+        """Empty the boards of the selected games (all when `rows` is None)."""
+        rows = slice(None) if rows is None else rows
+        self.bits[rows] = 0
+        self.to_move[rows] = 0
+        self.num_moves[rows] = 0
+        self._reset_rows(rows)
+
+    def _reset_rows(self, rows: np.ndarray | slice) -> None:
+        """Game-specific state to clear on reset."""
+
+    def observation(self) -> np.ndarray:
+        """(N, rows, cols, 2) int8 from the viewpoint of the player to move."""
+        idx = np.arange(self.num_envs)
+        own = self.bits[idx, self.to_move]
+        other = self.bits[idx, 1 - self.to_move]
+        obs = np.empty((self.num_envs, self.rows, self.cols, 2), dtype=np.int8)
+        obs[..., 0] = (own[:, None, None] >> self._shifts) & ONE
+        obs[..., 1] = (other[:, None, None] >> self._shifts) & ONE
+        return obs
+
+    def action_mask(self) -> np.ndarray:
+        """(N, num_actions) int8, 1 where the move is legal."""
+        raise NotImplementedError
+
+    def _landing_bits(self, actions: np.ndarray) -> np.ndarray:
+        """(N,) bit index where each move places its piece (and any bookkeeping)."""
+        raise NotImplementedError
+
+    def _won(self, bits: np.ndarray) -> np.ndarray:
+        """(N,) True where the bitboard holds a winning line."""
+        raise NotImplementedError
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Play one move in every game. Returns (won, draw, done), each (N,) bool, for the
+        player who just moved; the player to move switches. Illegal moves raise ValueError."""
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        mask = self.action_mask()
+        out_of_range = (actions < 0) | (actions >= self.num_actions)
+        legal = ~out_of_range
+        legal[legal] = mask[legal.nonzero()[0], actions[legal]] == 1
+        if not legal.all():
+            i = int(np.flatnonzero(~legal)[0])
+            raise ValueError(f"illegal action {int(actions[i])} in game {i}; legal mask "
+                             f"{mask[i].tolist()}")
+        idx = np.arange(self.num_envs)
+        seat = self.to_move
+        self.bits[idx, seat] |= ONE << self._landing_bits(actions).astype(np.uint64)
+        self.num_moves += 1
+        won = self._won(self.bits[idx, seat])
+        draw = ~won & (self.num_moves == self.rows * self.cols)
+        self.to_move = 1 - seat
+        return won, draw, won | draw

@@ -1,0 +1,44 @@
+"""Connect four for a batch of games: bitboards with 7 bits per column (6 cells and a
+sentinel), wins found by shift-and tests (the classic Tromp/Pons layout)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.board import BoardGame
+
+ROWS, COLS, STRIDE = 6, 7, 7
+# observation row 0 is the top row: cell (r, c) is bit c * 7 + (5 - r)
+CELL_BITS = np.array([[c * STRIDE + (ROWS - 1 - r) for c in range(COLS)] for r in range(ROWS)])
+SHIFTS = [np.uint64(s) for s in (1, STRIDE, STRIDE - 1, STRIDE + 1)]  # | - / \
+
+
+class ConnectFour(BoardGame):
+    """Batched connect four; action = column 0..6."""
+
+    rows, cols, num_actions = ROWS, COLS, COLS
+    cell_bits = CELL_BITS
+
+    def __init__(self, num_envs: int) -> None:
+        super().__init__(num_envs)
+        self.heights = np.zeros((num_envs, COLS), dtype=np.int64)  # (N, 7) discs per column
+
+    def _reset_rows(self, rows: np.ndarray | slice) -> None:
+        self.heights[rows] = 0
+
+    def action_mask(self) -> np.ndarray:
+        """(N, 7) int8: columns that are not full."""
+        return (self.heights < ROWS).astype(np.int8)
+
+    def _landing_bits(self, actions: np.ndarray) -> np.ndarray:
+        idx = np.arange(self.num_envs)
+        bits = actions * STRIDE + self.heights[idx, actions]
+        self.heights[idx, actions] += 1
+        return bits
+
+    def _won(self, bits: np.ndarray) -> np.ndarray:
+        won = np.zeros(len(bits), dtype=bool)
+        for s in SHIFTS:
+            pairs = bits & (bits >> s)
+            won |= (pairs & (pairs >> (s + s))) != 0
+        return won
