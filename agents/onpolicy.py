@@ -90,7 +90,10 @@ class ActorCriticAgent:
         mask_t = None if mask is None else as_tensor(mask, self.device).bool()
         if t == 0:
             s.initial_state = self.state
-        logits, value, self.state = self._forward(obs_t, self.state, self.episode_start, mask_t)
+        # A feed-forward critic is evaluated once for the whole rollout in finish_rollout().
+        recurrent = self.net.recurrent
+        logits, value, self.state = self._forward(obs_t, self.state, self.episode_start, mask_t,
+                                                  need_value=recurrent)
         log_p = torch.log_softmax(logits, -1)
         actions = torch.multinomial(log_p.exp(), 1, generator=self.generator)
         log_prob = log_p.gather(-1, actions).squeeze(-1)
@@ -98,7 +101,9 @@ class ActorCriticAgent:
         s.obs[t] = obs_t
         if mask_t is not None:
             s.action_mask[t] = mask_t
-        s.actions[t], s.log_probs[t], s.values[t] = actions, log_prob, value
+        s.actions[t], s.log_probs[t] = actions, log_prob
+        if recurrent:
+            s.values[t] = value
         s.episode_start[t] = self.episode_start
         return actions.cpu().numpy()
 
@@ -135,6 +140,10 @@ class ActorCriticAgent:
         array, _ = split_obs(self.next_obs)
         _, last_value, _ = self._forward(as_tensor(array, self.device), self.state,
                                          self.episode_start, None)
+        if not self.net.recurrent:
+            s = self.storage
+            _, values, _ = self.net(s.obs.flatten(0, 1), None, None, None)
+            s.values.copy_(values.view_as(s.values))
         self.storage.step = 0
         return self.storage.advantages(last_value, self.cfg.gamma, self.cfg.gae_lambda)
 
