@@ -1,0 +1,34 @@
+import copy
+
+import pytest
+import torch
+
+from agents.core import gradient_step, linear_schedule
+
+
+@pytest.mark.parametrize("max_grad_norm", [0.01, 100.0])
+def test_gradient_step_matches_the_plain_torch_recipe(max_grad_norm):
+    torch.manual_seed(0)
+    net_a = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    net_b = copy.deepcopy(net_a)
+    opt_a = torch.optim.Adam(net_a.parameters(), lr=1e-2, fused=True)
+    opt_b = torch.optim.Adam(net_b.parameters(), lr=1e-2, fused=True)
+    params_b = list(net_b.parameters())
+    for step in range(5):
+        x = torch.randn(16, 3)
+        for group in (opt_a.param_groups, opt_b.param_groups):  # annealing must be honoured
+            group[0]["lr"] = 1e-2 / (step + 1)
+        opt_a.zero_grad()
+        (net_a(x) ** 2).mean().backward()
+        torch.nn.utils.clip_grad_norm_(net_a.parameters(), max_grad_norm)
+        opt_a.step()
+        gradient_step(opt_b, params_b, (net_b(x) ** 2).mean(), max_grad_norm)
+    for a, b in zip(net_a.parameters(), params_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    assert opt_b.state_dict()["state"][0]["step"] == 5
+
+
+def test_linear_schedule():
+    assert linear_schedule(1.0, 0.1, 0.5, 0.0) == 1.0
+    assert linear_schedule(1.0, 0.1, 0.5, 0.25) == pytest.approx(0.55)
+    assert linear_schedule(1.0, 0.1, 0.5, 0.9) == pytest.approx(0.1)
