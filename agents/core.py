@@ -126,9 +126,12 @@ def gradient_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parame
         p.grad = None
     loss.backward()
     grads = [p.grad for p in params if p.grad is not None]
-    total_norm = torch.nn.utils.get_total_norm(grads, foreach=True)
-    if total_norm.item() > max_grad_norm:  # the scale would be 1 otherwise
-        torch.nn.utils.clip_grads_with_norm_(params, max_grad_norm, total_norm, foreach=True)
+    # The global L2 norm as clip_grad_norm_ computes it (per-tensor norms in one foreach call)
+    total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).item()
+    if total_norm > max_grad_norm:  # below the bound clip_grad_norm_'s scale is exactly 1
+        scale = max_grad_norm / (total_norm + 1e-6)
+        for g in grads:
+            g.mul_(scale)
     optimizer_step(optimizer)
 
 
