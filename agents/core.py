@@ -126,12 +126,12 @@ def gradient_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parame
         p.grad = None
     loss.backward()
     grads = [p.grad for p in params if p.grad is not None]
-    # The global L2 norm as clip_grad_norm_ computes it (per-tensor norms in one foreach call)
-    total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).item()
-    if total_norm > max_grad_norm:  # below the bound clip_grad_norm_'s scale is exactly 1
-        scale = max_grad_norm / (total_norm + 1e-6)
-        for g in grads:
-            g.mul_(scale)
+    # clip_grad_norm_'s arithmetic, bit for bit, minus its bookkeeping; below the bound its
+    # scale is clamped to exactly 1, so the multiplication is skipped there.
+    total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    coef = max_grad_norm / (total_norm + 1e-6)
+    if coef.item() < 1.0:
+        torch._foreach_mul_(grads, coef)
     optimizer_step(optimizer)
 
 

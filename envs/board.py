@@ -47,12 +47,12 @@ class BoardGame:
     def _reset_rows(self, rows: np.ndarray | slice) -> None:
         """Game-specific state to clear on reset."""
 
-    def observation(self) -> np.ndarray:
-        """(N, rows, cols, 2) int8 from the viewpoint of the player to move."""
-        idx = np.arange(self.num_envs)
-        own = self.bits[idx, self.to_move]
-        other = self.bits[idx, 1 - self.to_move]
-        obs = np.empty((self.num_envs, self.rows, self.cols, 2), dtype=np.int8)
+    def observation(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(N, rows, cols, 2) int8 from the viewpoint of the player to move (games `rows`)."""
+        idx = np.arange(self.num_envs) if rows is None else np.asarray(rows, dtype=np.int64)
+        own = self.bits[idx, self.to_move[idx]]
+        other = self.bits[idx, 1 - self.to_move[idx]]
+        obs = np.empty((len(idx), self.rows, self.cols, 2), dtype=np.int8)
         obs[..., 0] = (own[:, None, None] >> self._shifts) & ONE
         obs[..., 1] = (other[:, None, None] >> self._shifts) & ONE
         return obs
@@ -61,33 +61,34 @@ class BoardGame:
         """(N, num_actions) int8, 1 where the move is legal."""
         raise NotImplementedError
 
-    def _landing_bits(self, actions: np.ndarray) -> np.ndarray:
-        """(N,) bit index where each move places its piece (and any bookkeeping)."""
+    def _landing_bits(self, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Bit index where each move of the games `rows` places its piece (and bookkeeping)."""
         raise NotImplementedError
 
     def _won(self, bits: np.ndarray) -> np.ndarray:
         """(N,) True where the bitboard holds a winning line."""
         raise NotImplementedError
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Play one move in every game. Returns (won, draw, done), each (N,) bool, for the
-        player who just moved; the player to move switches. Illegal moves raise ValueError."""
+    def step(self, actions: np.ndarray, rows: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Play one move in every game (or in the games `rows`; `actions` then has one move per
+        row). Returns (won, draw, done) for the player who just moved, one entry per game
+        stepped; that game's player to move switches. Illegal moves raise ValueError."""
+        idx = np.arange(self.num_envs) if rows is None else np.asarray(rows, dtype=np.int64)
         actions = np.asarray(actions, dtype=np.int64)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
-        mask = self.action_mask()
-        out_of_range = (actions < 0) | (actions >= self.num_actions)
-        legal = ~out_of_range
+        if actions.shape != idx.shape:
+            raise ValueError(f"expected {len(idx)} actions, got shape {actions.shape}")
+        mask = self.action_mask()[idx]
+        legal = (actions >= 0) & (actions < self.num_actions)
         legal[legal] = mask[legal.nonzero()[0], actions[legal]] == 1
         if not legal.all():
             i = int(np.flatnonzero(~legal)[0])
-            raise ValueError(f"illegal action {int(actions[i])} in game {i}; legal mask "
-                             f"{mask[i].tolist()}")
-        idx = np.arange(self.num_envs)
-        seat = self.to_move
-        self.bits[idx, seat] |= ONE << self._landing_bits(actions).astype(np.uint64)
-        self.num_moves += 1
+            raise ValueError(f"illegal action {int(actions[i])} in game {int(idx[i])}; legal "
+                             f"mask {mask[i].tolist()}")
+        seat = self.to_move[idx]
+        self.bits[idx, seat] |= ONE << self._landing_bits(actions, idx).astype(np.uint64)
+        self.num_moves[idx] += 1
         won = self._won(self.bits[idx, seat])
-        draw = ~won & (self.num_moves == self.rows * self.cols)
-        self.to_move = 1 - seat
+        draw = ~won & (self.num_moves[idx] == self.rows * self.cols)
+        self.to_move[idx] = 1 - seat
         return won, draw, won | draw

@@ -30,10 +30,9 @@ class ConnectFour(BoardGame):
         """(N, 7) int8: columns that are not full."""
         return (self.heights < ROWS).astype(np.int8)
 
-    def _landing_bits(self, actions: np.ndarray) -> np.ndarray:
-        idx = np.arange(self.num_envs)
-        bits = actions * STRIDE + self.heights[idx, actions]
-        self.heights[idx, actions] += 1
+    def _landing_bits(self, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        bits = actions * STRIDE + self.heights[rows, actions]
+        self.heights[rows, actions] += 1
         return bits
 
     def _won(self, bits: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ class TicTacToe(BoardGame):
         return (((occupied[:, None] >> np.arange(9, dtype=np.uint64)) & np.uint64(1)) == 0
                 ).astype(np.int8)
 
-    def _landing_bits(self, actions: np.ndarray) -> np.ndarray:
+    def _landing_bits(self, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return actions
 
     def _won(self, bits: np.ndarray) -> np.ndarray:
