@@ -142,9 +142,15 @@ class Trainer:
     """Owns one run: env, agent, tracker, evaluation and checkpoints."""
 
     def __init__(self, run: RunConfig, cfg: Any, make_env: EnvFactory,
-                 resume_from: Path | None = None) -> None:
+                 resume_from: Path | None = None, make_eval_env: EnvFactory | None = None,
+                 on_update: Callable[[Trainer, dict[str, float]], None] | None = None) -> None:
+        """`make_eval_env` builds evaluation envs (default: make_env); `on_update` is called
+        after every learning update with the trainer and its metrics (self-play uses it to
+        snapshot the learner)."""
         run.validate()
         self.run, self.cfg, self.make_env = run, cfg, make_env
+        self.make_eval_env = make_eval_env or make_env
+        self.on_update = on_update
         torch.set_num_threads(run.torch_threads)
         # Adam's second moments decay into the float32 denormal range, where x86 arithmetic
         # is 10-100x slower; flushing them to zero changes nothing a net can notice.
@@ -225,6 +231,8 @@ class Trainer:
                 ep_return[ended], ep_length[ended] = 0.0, 0
             if agent.ready():
                 metrics.update(agent.update())
+                if self.on_update is not None:
+                    self.on_update(self, metrics)
             if self.global_step - last_log >= run.log_every:
                 elapsed = self.train_seconds + time.perf_counter() - start
                 metrics["perf/sps"] = (self.global_step - steps_at_log) / max(
@@ -266,14 +274,14 @@ class Trainer:
         run = self.run
         self.last_eval_step = self.global_step
         policy = self.policy()
-        returns = evaluate(policy, self.make_env, run.eval_episodes, seed=run.seed + 10_000)
+        returns = evaluate(policy, self.make_eval_env, run.eval_episodes, seed=run.seed + 10_000)
         policy.net.train()
         mean = float(np.mean(returns))
         self.best_eval = max(self.best_eval, mean)
         self.tracker.log({"eval/return_mean": mean, "eval/return_std": float(np.std(returns)),
                           "time/train_seconds": self.train_seconds}, self.global_step)
         if run.capture_video:
-            path = record_episode(policy, self.make_env, self.run_path / "videos"
+            path = record_episode(policy, self.make_eval_env, self.run_path / "videos"
                                   / f"step_{self.global_step:09d}.gif", seed=run.seed)
             policy.net.train()
             self.tracker.log_video("eval/video", path, self.global_step)

@@ -1,5 +1,6 @@
 """Everything that produces observations: envs.make, wrappers, games and datasets."""
 
-from envs.registry import LUDUS_ENVS, check_id, known_ids, make
+from envs.registry import BOARD_GAMES, LUDUS_ENVS, board_game, check_id, known_ids, make
+from envs.versus import Versus
 
-__all__ = ["LUDUS_ENVS", "check_id", "known_ids", "make"]
+__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "Versus", "board_game", "check_id", "known_ids", "make"]

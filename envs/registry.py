@@ -8,7 +8,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.board import BoardGame
 from envs.cartpole import BatchedCartPole
+from envs.connect_four import ConnectFour
+from envs.tictactoe import TicTacToe
 from envs.wrappers import MaskVelocity, atari
 
 
@@ -26,6 +29,19 @@ NATIVE_VECTOR_ENVS: dict[str, Callable[[int], gym.vector.VectorEnv]] = {
     "CartPole-v1": lambda n: BatchedCartPole(n),
     "CartPoleNoVel-v1": lambda n: BatchedCartPole(n, mask_velocity=True),
 }
+
+
+# ludus's batched two-player games, by short name
+BOARD_GAMES: dict[str, type[BoardGame]] = {"connect_four": ConnectFour, "tictactoe": TicTacToe}
+
+
+def board_game(name: str, num_envs: int) -> BoardGame:
+    """A batch of `num_envs` games of a ludus board game."""
+    if name not in BOARD_GAMES:
+        close = difflib.get_close_matches(name, list(BOARD_GAMES), n=2, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"unknown board game {name!r}{hint}; have {sorted(BOARD_GAMES)}")
+    return BOARD_GAMES[name](num_envs)
 
 
 def _make_single(env_id: str, **kwargs: Any) -> gym.Env:

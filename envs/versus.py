@@ -19,7 +19,12 @@ from envs.board import BoardGame
 
 
 class Opponent(Protocol):
-    """Anything that answers like a ludus Policy (policies, bots)."""
+    """Anything that answers like a ludus Policy (policies, bots).
+
+    An opponent may also define start(rows), called when new games begin in those envs
+    (to pick who sits there and reset its memory), and act_rows(obs, rows), which then
+    replaces act() so it knows which envs it answers for.
+    """
 
     def act(self, obs: Any, state: Any = None, action_mask: Any = None,
             deterministic: bool = False) -> tuple[np.ndarray, Any]: ...
@@ -51,12 +56,17 @@ class Versus(gym.vector.VectorEnv):
     def _opponent_moves(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         obs = {"observation": self.game.observation(rows),
                "action_mask": self.game.action_mask()[rows]}
-        actions, _ = self.opponent.act(obs)
+        if hasattr(self.opponent, "act_rows"):
+            actions = self.opponent.act_rows(obs, rows)
+        else:
+            actions, _ = self.opponent.act(obs)
         return self.game.step(np.asarray(actions), rows)
 
     def _start(self, rows: np.ndarray) -> None:
         """New games in `rows`; the opponent opens where the learner sits second."""
         self.game.reset(rows)
+        if hasattr(self.opponent, "start"):
+            self.opponent.start(rows)
         second = rows[self.learner_seat[rows] == 1]
         if len(second):
             self._opponent_moves(second)
