@@ -56,13 +56,14 @@ def _make_single(env_id: str, **kwargs: Any) -> gym.Env:
 
 
 def known_ids() -> list[str]:
-    """Every id envs.make accepts by name (Gymnasium's registry plus ludus's own)."""
-    return sorted(set(gym.registry) | set(LUDUS_ENVS))
+    """Every id ludus resolves (Gymnasium's registry, ludus's envs and board games)."""
+    return sorted(set(gym.registry) | set(LUDUS_ENVS) | set(BOARD_GAMES))
 
 
 def check_id(env_id: str) -> None:
     """Raise ValueError naming the closest known ids when `env_id` is unknown."""
-    if env_id in LUDUS_ENVS or env_id in gym.registry or env_id.startswith("ALE/"):
+    if (env_id in LUDUS_ENVS or env_id in BOARD_GAMES or env_id in gym.registry
+            or env_id.startswith("ALE/")):
         return
     close = difflib.get_close_matches(env_id, known_ids(), n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -81,6 +82,9 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
     numpy implementation), or "auto" (native where one exists and no rendering is asked).
     """
     check_id(env_id)
+    if env_id in BOARD_GAMES:
+        raise ValueError(f"{env_id!r} is a two-player board game: it needs an opponent "
+                         "(train it with --self-play, or seat one with envs.Versus)")
     if num_envs <= 0:
         raise ValueError(f"num_envs must be positive, got {num_envs}")
     if render_mode is not None:

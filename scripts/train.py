@@ -3,7 +3,9 @@
 `--config NAME|FILE.yaml` loads stored hyperparameters (shipped ones live in agents/configs/);
 flags given after it override them. `--resume RUN_DIR` continues a run from its latest
 checkpoint (accepts --total-timesteps and --minutes to extend the budget).
-`python scripts/train.py --algo dqn --help` lists DQN's options.
+`--self-play` trains on a two-player board game (tictactoe, connect_four) against a pool of
+the learner's frozen past selves. `python scripts/train.py --algo dqn --help` lists DQN's
+options.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tyro
 import envs
 from agents import CheckpointError, TrainingError, resume, split_config, train
 from agents.registry import algo_entry, load_config_file
+from league.selfplay import SelfPlayConfig, selfplay_trainer
 
 
 def env_factory(env_id: str) -> Any:
@@ -28,25 +31,32 @@ def env_factory(env_id: str) -> Any:
     return functools.partial(envs.make, env_id)
 
 
-def parse(argv: list[str]) -> tuple[Any, Any]:
-    """(RunConfig, algorithm config) from --config/--algo and the remaining flags."""
+def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
+    """(RunConfig, algorithm config, self-play config or None) from --config/--algo,
+    --self-play and the remaining flags."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--algo")
     pre.add_argument("--config")
+    pre.add_argument("--self-play", action="store_true")
     known, rest = pre.parse_known_args(argv)
     data = load_config_file(known.config) if known.config else {}
     if known.algo:
         data["algo"] = known.algo
     run, cfg = split_config(data, known.config or "config")
     _, cfg_cls = algo_entry(run.algo)
-    args_cls = dataclasses.make_dataclass("Args", [
+    fields: list[tuple[str, Any]] = [
         ("run", Annotated[type(run), tyro.conf.OmitArgPrefixes]),
         ("algo", Annotated[cfg_cls, tyro.conf.OmitArgPrefixes]),
-    ])
+    ]
+    defaults = [run, cfg]
+    if known.self_play:
+        fields.append(("selfplay", Annotated[SelfPlayConfig, tyro.conf.OmitArgPrefixes]))
+        defaults.append(SelfPlayConfig())
+    args_cls = dataclasses.make_dataclass("Args", fields)
     args_cls.__doc__ = __doc__
-    args = tyro.cli(args_cls, default=args_cls(run, cfg), args=rest)
+    args = tyro.cli(args_cls, default=args_cls(*defaults), args=rest)
     args.run.algo = run.algo
-    return args.run, args.algo
+    return args.run, args.algo, getattr(args, "selfplay", None)
 
 
 def parse_resume(argv: list[str]) -> tuple[str, dict[str, Any]]:
@@ -72,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             path, overrides = parse_resume(argv)
             summary = resume(path, env_factory, overrides)
         else:
-            run, cfg = parse(argv)
-            summary = train(run, cfg, env_factory(run.env_id))
+            run, cfg, selfplay = parse(argv)
+            if selfplay is not None:
+                summary = selfplay_trainer(run, cfg, run.env_id, selfplay).train()
+            else:
+                summary = train(run, cfg, env_factory(run.env_id))
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scripts.train import main
@@ -67,3 +68,22 @@ def test_help_lists_algorithm_options():
     out = subprocess.run([sys.executable, "scripts/train.py", "--algo", "dqn", "--help"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "--target-update-interval" in out and "--total-timesteps" in out
+
+
+def test_self_play_on_a_board_game(tmp_path, capsys):
+    code, out, _ = run_main(capsys, "--algo", "ppo", "--env-id", "tictactoe", "--self-play",
+                            "--total-timesteps", "1024", "--snapshot-every", "1",
+                            "--run-dir", str(tmp_path), "--run-name", "sp", "--no-console")
+    assert code == 0 and "step_000001024" in out
+    from agents import load_policy
+
+    policy = load_policy(tmp_path / "sp")
+    obs = {"observation": np.zeros((1, 3, 3, 2), np.int8),
+           "action_mask": np.array([[0, 1, 1, 1, 1, 1, 1, 1, 0]], np.int8)}
+    probs, _ = policy.action_probs(obs)
+    assert probs[0, 0] == 0 and probs[0, 8] == 0 and np.isclose(probs.sum(), 1)
+
+
+def test_board_game_without_an_opponent_is_one_clear_line(tmp_path, capsys):
+    code, _, err = run_main(capsys, "--env-id", "connect_four", "--run-dir", str(tmp_path))
+    assert code == 2 and "two-player board game" in err and len(err.strip().splitlines()) == 1
