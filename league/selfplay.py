@@ -98,7 +98,8 @@ class OpponentPool:
 def selfplay_trainer(run: RunConfig, cfg: Any, game: str,
                      selfplay: SelfPlayConfig | None = None) -> Trainer:
     """A Trainer whose learner plays `game` against a pool of its own frozen past copies,
-    starting from a copy of its initial parameters; evaluation plays a fixed bot."""
+    starting from a copy of its initial parameters; evaluation plays a fixed bot. The pool
+    is reachable as `trainer.pool`."""
     from league.bots import GreedyBot, RandomBot
 
     selfplay = selfplay or SelfPlayConfig()
