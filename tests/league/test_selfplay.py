@@ -60,3 +60,11 @@ def test_recurrent_learner_and_opponents_run(tmp_path):
     assert trainer.train()["global_step"] == 1024
     state = trainer.pool.states[-1]
     assert state is not None and state[0].shape == (1, 8, 64)
+
+
+def test_dqn_learner_runs_in_self_play(tmp_path):
+    run, cfg = tiny_run(tmp_path, "dqn", "tictactoe", total_timesteps=1000, num_envs=4,
+                        learning_starts=200)
+    trainer = selfplay_trainer(run, cfg, "tictactoe", SelfPlayConfig(snapshot_every=20))
+    assert trainer.train()["global_step"] == 1000
+    assert len(trainer.pool.members) > 1 and trainer.pool.members[-1].is_q
