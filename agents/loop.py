@@ -160,8 +160,8 @@ class Trainer:
         self.agent = make_agent(run.algo, cfg, self.env.single_observation_space,
                                 self.env.single_action_space, run.seed, self.device)
         self.rng = np.random.default_rng(run.seed)
-        self.train_seconds, self.next_eval, self.next_checkpoint = 0.0, run.eval_every, \
-            run.checkpoint_every
+        self.train_seconds = 0.0
+        self.next_eval, self.next_checkpoint = run.eval_every, run.checkpoint_every
         self.best_eval = -float("inf")
         self.last_eval_step = -1
         self.solved: dict[str, Any] | None = None
