@@ -218,7 +218,8 @@ def load_train_state(path: Path | str) -> dict[str, Any]:
 
 
 def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
-    """Open a checkpoint directory (or a run folder's latest) as a Policy, without pickle."""
+    """Open a checkpoint directory (or a run folder's latest) as a Policy, without pickle
+    (its parameters are frozen: it is for acting)."""
     from agents.policy import Policy
     from nets import NetSpec, build_net
 
@@ -232,4 +233,4 @@ def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path / 'meta.json'} is incomplete or invalid: {exc}") from None
     load_weights(net, path)
-    return Policy(net.to(device), obs_space, action_space, device)
+    return Policy(net.requires_grad_(False).to(device), obs_space, action_space, device)

@@ -143,14 +143,16 @@ class Trainer:
 
     def __init__(self, run: RunConfig, cfg: Any, make_env: EnvFactory,
                  resume_from: Path | None = None, make_eval_env: EnvFactory | None = None,
-                 on_update: Callable[[Trainer, dict[str, float]], None] | None = None) -> None:
+                 on_update: Callable[[Trainer, dict[str, float]], None] | None = None,
+                 on_eval: Callable[[Policy], dict[str, float]] | None = None) -> None:
         """`make_eval_env` builds evaluation envs (default: make_env); `on_update` is called
         after every learning update with the trainer and its metrics (self-play uses it to
-        snapshot the learner)."""
+        snapshot the learner); `on_eval` adds metrics of the evaluated policy (such as its
+        exploitability)."""
         run.validate()
         self.run, self.cfg, self.make_env = run, cfg, make_env
         self.make_eval_env = make_eval_env or make_env
-        self.on_update = on_update
+        self.on_update, self.on_eval = on_update, on_eval
         torch.set_num_threads(run.torch_threads)
         # Adam's second moments decay into the float32 denormal range, where x86 arithmetic
         # is 10-100x slower; flushing them to zero changes nothing a net can notice.
@@ -278,8 +280,11 @@ class Trainer:
         policy.net.train()
         mean = float(np.mean(returns))
         self.best_eval = max(self.best_eval, mean)
-        self.tracker.log({"eval/return_mean": mean, "eval/return_std": float(np.std(returns)),
-                          "time/train_seconds": self.train_seconds}, self.global_step)
+        metrics = {"eval/return_mean": mean, "eval/return_std": float(np.std(returns)),
+                   "time/train_seconds": self.train_seconds}
+        if self.on_eval is not None:
+            metrics.update(self.on_eval(policy))
+        self.tracker.log(metrics, self.global_step)
         if run.capture_video:
             path = record_episode(policy, self.make_eval_env, self.run_path / "videos"
                                   / f"step_{self.global_step:09d}.gif", seed=run.seed)
@@ -291,11 +296,10 @@ class Trainer:
             return True
         return False
 
-    def save(self) -> Path:
-        """Write checkpoints/step_<N> atomically, repoint `latest`, prune old ones."""
+    def meta(self) -> dict[str, Any]:
+        """What a checkpoint of the current learner records beside its weights."""
         run, env = self.run, self.env
-        checkpoints = self.run_path / "checkpoints"
-        meta = {
+        return {
             "algo": run.algo, "net_kind": net_kind(run.algo), "env_id": run.env_id,
             "net_spec": self.cfg.net.to_json(),
             "obs_space": space_to_json(env.single_observation_space),
@@ -303,11 +307,21 @@ class Trainer:
             "global_step": self.global_step, "num_updates": self.agent.num_updates,
             "config": dataclasses.asdict(self.cfg), "run": dataclasses.asdict(run),
         }
+
+    def save_policy(self, path: Path) -> Path:
+        """Write the current weights as a checkpoint without training state (a snapshot)."""
+        return save_checkpoint(path, self.agent.net, self.meta())
+
+    def save(self) -> Path:
+        """Write checkpoints/step_<N> atomically, repoint `latest`, prune old ones."""
+        run = self.run
+        checkpoints = self.run_path / "checkpoints"
         loop = {"rng": self.rng.bit_generator.state, "train_seconds": self.train_seconds,
                 "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
                 "best_eval": self.best_eval,
                 "wandb_run_id": self.tracker.wandb_run_id}
-        path = save_checkpoint(checkpoints / f"step_{self.global_step:09d}", self.agent.net, meta,
+        path = save_checkpoint(checkpoints / f"step_{self.global_step:09d}", self.agent.net,
+                               self.meta(),
                                {"agent": self.agent.train_state(), "loop": loop})
         point_latest(checkpoints, path)
         for old in sorted(checkpoints.glob("step_*"))[: -run.keep_checkpoints]:
@@ -320,12 +334,11 @@ def train(run: RunConfig, cfg: Any, make_env: EnvFactory) -> dict[str, Any]:
     return Trainer(run, cfg, make_env).train()
 
 
-def resume(path: Path | str, make_env_for: Callable[[str], EnvFactory],
-           overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Continue a run from its latest checkpoint (or a given one) with its stored configs.
-
-    `overrides` may change run settings such as total_timesteps or minutes.
-    """
+def load_run(path: Path | str, overrides: dict[str, Any] | None = None
+             ) -> tuple[RunConfig, Any, Path]:
+    """(RunConfig, algorithm config, checkpoint dir) to continue a run from its latest
+    checkpoint (or a given one); `overrides` may change run settings such as
+    total_timesteps or minutes."""
     meta = read_meta(path)
     ckpt = resolve_checkpoint(path)
     run_data = {**meta["run"], **(overrides or {})}
@@ -334,5 +347,11 @@ def resume(path: Path | str, make_env_for: Callable[[str], EnvFactory],
     run, _ = split_config(run_data, f"{ckpt}/meta.json")
     _, cfg_cls = algo_entry(meta["algo"])
     cfg = from_dict(cfg_cls, meta["config"], f"{ckpt}/meta.json")
-    trainer = Trainer(run, cfg, make_env_for(run.env_id), resume_from=ckpt)
-    return trainer.train()
+    return run, cfg, ckpt
+
+
+def resume(path: Path | str, make_env_for: Callable[[str], EnvFactory],
+           overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Continue a run with its stored configs (see load_run); returns the summary."""
+    run, cfg, ckpt = load_run(path, overrides)
+    return Trainer(run, cfg, make_env_for(run.env_id), resume_from=ckpt).train()

@@ -1,6 +1,7 @@
 """Everything that produces observations: envs.make, wrappers, games and datasets."""
 
-from envs.registry import BOARD_GAMES, LUDUS_ENVS, board_game, check_id, known_ids, make
-from envs.versus import Versus
+from envs.registry import BOARD_GAMES, LUDUS_ENVS, check_id, is_game, known_ids, make, make_game
+from envs.versus import TurnGame, Versus
 
-__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "Versus", "board_game", "check_id", "known_ids", "make"]
+__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "TurnGame", "Versus", "check_id", "is_game", "known_ids",
+           "make", "make_game"]

@@ -8,9 +8,22 @@ top; a finished game gives the mover +1 for a win, 0 for a draw.
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 
 ONE = np.uint64(1)
+
+
+def check_actions(actions: np.ndarray, mask: np.ndarray, rows: np.ndarray) -> None:
+    """Raise ValueError naming the first illegal action, its game and the legal mask.
+
+    actions (n,) int, mask (n, A) 0/1 of the games `rows` (n,)."""
+    legal = (actions >= 0) & (actions < mask.shape[1])
+    legal[legal] = mask[legal.nonzero()[0], actions[legal]] == 1
+    if not legal.all():
+        i = int(np.flatnonzero(~legal)[0])
+        raise ValueError(f"illegal action {int(actions[i])} in game {int(rows[i])}; legal "
+                         f"mask {mask[i].tolist()}")
 
 
 class BoardGame:
@@ -19,6 +32,7 @@ class BoardGame:
     rows: int
     cols: int
     num_actions: int
+    num_players = 2
     # (rows, cols) bit index of each observation cell, set by subclasses
     cell_bits: np.ndarray
 
@@ -36,6 +50,11 @@ class BoardGame:
         """(rows, cols, 2)."""
         return (self.rows, self.cols, 2)
 
+    @property
+    def observation_space(self) -> gym.spaces.Box:
+        """One player's observation planes."""
+        return gym.spaces.Box(0, 1, self.obs_shape, np.int8)
+
     def reset(self, rows: np.ndarray | None = None) -> None:
         """Empty the boards of the selected games (all when `rows` is None)."""
         rows = slice(None) if rows is None else rows
@@ -47,11 +66,14 @@ class BoardGame:
     def _reset_rows(self, rows: np.ndarray | slice) -> None:
         """Game-specific state to clear on reset."""
 
-    def observation(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """(N, rows, cols, 2) int8 from the viewpoint of the player to move (games `rows`)."""
+    def observation(self, rows: np.ndarray | None = None, seat: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """(n, rows, cols, 2) int8 of the games `rows` (all when None) from the viewpoint of
+        `seat` (one per game; default the player to move)."""
         idx = np.arange(self.num_envs) if rows is None else np.asarray(rows, dtype=np.int64)
-        own = self.bits[idx, self.to_move[idx]]
-        other = self.bits[idx, 1 - self.to_move[idx]]
+        seat = self.to_move[idx] if seat is None else np.asarray(seat, dtype=np.int64)
+        own = self.bits[idx, seat]
+        other = self.bits[idx, 1 - seat]
         obs = np.empty((len(idx), self.rows, self.cols, 2), dtype=np.int8)
         obs[..., 0] = (own[:, None, None] >> self._shifts) & ONE
         obs[..., 1] = (other[:, None, None] >> self._shifts) & ONE
@@ -78,13 +100,7 @@ class BoardGame:
         actions = np.asarray(actions, dtype=np.int64)
         if actions.shape != idx.shape:
             raise ValueError(f"expected {len(idx)} actions, got shape {actions.shape}")
-        mask = self.action_mask()[idx]
-        legal = (actions >= 0) & (actions < self.num_actions)
-        legal[legal] = mask[legal.nonzero()[0], actions[legal]] == 1
-        if not legal.all():
-            i = int(np.flatnonzero(~legal)[0])
-            raise ValueError(f"illegal action {int(actions[i])} in game {int(idx[i])}; legal "
-                             f"mask {mask[i].tolist()}")
+        check_actions(actions, self.action_mask()[idx], idx)
         seat = self.to_move[idx]
         self.bits[idx, seat] |= ONE << self._landing_bits(actions, idx).astype(np.uint64)
         self.num_moves[idx] += 1
@@ -92,3 +108,15 @@ class BoardGame:
         draw = ~won & (self.num_moves[idx] == self.rows * self.cols)
         self.to_move[idx] = 1 - seat
         return won, draw, won | draw
+
+    def play(self, actions: np.ndarray, rows: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """step() in the TurnGame form: (rewards (n, 2) per seat, terminated, truncated)."""
+        idx = np.arange(self.num_envs) if rows is None else np.asarray(rows, dtype=np.int64)
+        mover = self.to_move[idx].copy()
+        won, _, done = self.step(actions, rows)
+        rewards = np.zeros((len(idx), 2), dtype=np.float32)
+        k = np.arange(len(idx))
+        rewards[k, mover] = won
+        rewards[k, 1 - mover] = -won.astype(np.float32)
+        return rewards, done, np.zeros(len(idx), dtype=bool)

@@ -12,6 +12,7 @@ from envs.board import BoardGame
 from envs.cartpole import BatchedCartPole
 from envs.connect_four import ConnectFour
 from envs.tictactoe import TicTacToe
+from envs.versus import Opponent, TurnGame, Versus
 from envs.wrappers import MaskVelocity, atari
 
 
@@ -33,15 +34,34 @@ NATIVE_VECTOR_ENVS: dict[str, Callable[[int], gym.vector.VectorEnv]] = {
 
 # ludus's batched two-player games, by short name
 BOARD_GAMES: dict[str, type[BoardGame]] = {"connect_four": ConnectFour, "tictactoe": TicTacToe}
+PETTINGZOO, SPIEL = "pettingzoo:", "spiel:"
 
 
-def board_game(name: str, num_envs: int) -> BoardGame:
-    """A batch of `num_envs` games of a ludus board game."""
-    if name not in BOARD_GAMES:
-        close = difflib.get_close_matches(name, list(BOARD_GAMES), n=2, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown board game {name!r}{hint}; have {sorted(BOARD_GAMES)}")
-    return BOARD_GAMES[name](num_envs)
+def is_game(env_id: str) -> bool:
+    """True for multi-agent ids: ludus board games, pettingzoo:<env>, spiel:<game>."""
+    return env_id in BOARD_GAMES or env_id.startswith((PETTINGZOO, SPIEL))
+
+
+def make_game(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any) -> TurnGame:
+    """A batch of `num_envs` turn-based games behind the TurnGame interface: a ludus board
+    game by short name, `pettingzoo:<env>` (`classic.connect_four_v3` or
+    `classic/connect_four-v3`) or `spiel:<game>` (OpenSpiel; kwargs are game parameters)."""
+    if num_envs <= 0:
+        raise ValueError(f"num_envs must be positive, got {num_envs}")
+    if env_id in BOARD_GAMES:
+        return BOARD_GAMES[env_id](num_envs)
+    if env_id.startswith(PETTINGZOO):
+        from envs.adapters import pettingzoo_game
+
+        return pettingzoo_game(env_id.removeprefix(PETTINGZOO), num_envs, seed, **kwargs)
+    if env_id.startswith(SPIEL):
+        from envs.adapters import SpielGame
+
+        return SpielGame(env_id.removeprefix(SPIEL), num_envs, seed, **kwargs)
+    close = difflib.get_close_matches(env_id, list(BOARD_GAMES), n=2, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise ValueError(f"unknown game {env_id!r}{hint}; have {sorted(BOARD_GAMES)}, "
+                     f"{PETTINGZOO}<env> and {SPIEL}<game>")
 
 
 def _make_single(env_id: str, **kwargs: Any) -> gym.Env:
@@ -62,7 +82,7 @@ def known_ids() -> list[str]:
 
 def check_id(env_id: str) -> None:
     """Raise ValueError naming the closest known ids when `env_id` is unknown."""
-    if (env_id in LUDUS_ENVS or env_id in BOARD_GAMES or env_id in gym.registry
+    if (env_id in LUDUS_ENVS or is_game(env_id) or env_id in gym.registry
             or env_id.startswith("ALE/")):
         return
     close = difflib.get_close_matches(env_id, known_ids(), n=3, cutoff=0.5)
@@ -72,7 +92,7 @@ def check_id(env_id: str) -> None:
 
 def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
          vectorization: str = "auto", render_mode: str | None = None,
-         **kwargs: Any) -> gym.vector.VectorEnv:
+         opponent: Opponent | None = None, **kwargs: Any) -> gym.vector.VectorEnv:
     """A vector env of `num_envs` copies of `env_id` with same-step autoreset.
 
     Where an episode ends, the returned observation is already the next episode's first
@@ -80,11 +100,16 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
     bootstrap through truncation. `seed` is applied at the first reset.
     vectorization: "sync" or "async" (Gymnasium's vector envs), "native" (ludus's batched
     numpy implementation), or "auto" (native where one exists and no rendering is asked).
+    Multi-agent ids (see make_game) need `opponent`, seated by envs.Versus in every seat
+    but the learner's.
     """
     check_id(env_id)
-    if env_id in BOARD_GAMES:
-        raise ValueError(f"{env_id!r} is a two-player board game: it needs an opponent "
-                         "(train it with --self-play, or seat one with envs.Versus)")
+    if is_game(env_id):
+        if opponent is None:
+            raise ValueError(f"{env_id!r} is a multi-agent game: it needs an opponent "
+                             "(train it with --self-play, or pass opponent=)")
+        opening = kwargs.pop("opening_moves", 0)
+        return Versus(make_game(env_id, num_envs, seed, **kwargs), opponent, opening, seed)
     if num_envs <= 0:
         raise ValueError(f"num_envs must be positive, got {num_envs}")
     if render_mode is not None:

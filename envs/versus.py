@@ -1,11 +1,12 @@
-"""Seat a fixed opponent inside a batched two-player board game, so a learner sees an
-ordinary Gymnasium vector env (dict observations with an action mask) and any algorithm
-trains unchanged.
+"""Seat fixed opponents inside a batched turn-based game, so a learner sees an ordinary
+Gymnasium vector env (dict observations with an action mask) and any algorithm trains
+unchanged.
 
-Rewards are zero-sum from the learner's seat (+1 win, -1 loss, 0 draw) and arrive on the
-step that ends the game, whoever made the last move. Each env alternates the learner's
-seat from one game to the next, and half the envs start with the learner second, so the
-learner plays first and second equally.
+The learner's reward is its own seat's reward, summed over its move and the opponents'
+replies, so it arrives on the step that ends the game whoever made the last move (zero-sum
+games give +1 win, -1 loss, 0 draw). Each env moves the learner to the next seat from one
+game to the next, and the envs start at staggered seats, so the learner plays every seat
+equally often.
 """
 
 from __future__ import annotations
@@ -15,7 +16,34 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from envs.board import BoardGame
+
+class TurnGame(Protocol):
+    """A batch of `num_envs` turn-based games: the one multi-agent interface of ludus
+    (its board games, PettingZoo envs and OpenSpiel games all implement it).
+
+    Seats are numbered 0..num_players-1; `to_move` (N,) says whose turn it is in each game.
+    """
+
+    num_envs: int
+    num_players: int
+    num_actions: int
+    observation_space: gym.Space
+    to_move: np.ndarray
+
+    def reset(self, rows: np.ndarray | None = None) -> None:
+        """Start new games in `rows` (all when None), played up to the first decision."""
+
+    def observation(self, rows: np.ndarray | None = None, seat: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """Observations of games `rows` as seen by `seat` (default: the player to move)."""
+
+    def action_mask(self) -> np.ndarray:
+        """(N, num_actions) int8, 1 where the player to move may play that action."""
+
+    def play(self, actions: np.ndarray, rows: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The player to move in each game `rows` plays its action; returns rewards
+        (n, num_players), terminated (n,) and truncated (n,)."""
 
 
 class Opponent(Protocol):
@@ -31,74 +59,107 @@ class Opponent(Protocol):
 
 
 class Versus(gym.vector.VectorEnv):
-    """`game.num_envs` games of `game` against `opponent`, with same-step autoreset."""
+    """`game.num_envs` games of `game` against `opponent` (every seat but the learner's),
+    with same-step autoreset."""
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
-    def __init__(self, game: BoardGame, opponent: Opponent) -> None:
-        self.game, self.opponent = game, opponent
+    def __init__(self, game: TurnGame, opponent: Opponent, opening_moves: int = 0,
+                 seed: int | None = None) -> None:
+        """`opening_moves` > 0 starts each game after a uniform 0..opening_moves random
+        legal moves (by either side), for a variety of positions; `seed` seeds them."""
+        if opening_moves < 0:
+            raise ValueError(f"opening_moves must be >= 0, got {opening_moves}")
+        self.game, self.opponent, self.opening_moves = game, opponent, opening_moves
+        self.rng = np.random.default_rng(seed)
         self.num_envs = n = game.num_envs
         self.single_observation_space = gym.spaces.Dict({
-            "observation": gym.spaces.Box(0, 1, game.obs_shape, np.int8),
+            "observation": game.observation_space,
             "action_mask": gym.spaces.Box(0, 1, (game.num_actions,), np.int8)})
         self.single_action_space = gym.spaces.Discrete(game.num_actions)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, n)
-        self.learner_seat = np.arange(n) % 2  # (N,): 0 moves first
+        self.learner_seat = np.arange(n) % game.num_players  # (N,): 0 moves first
 
     def _view(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """The learner's observation of games `rows` (planes swapped when it is not to move)."""
-        obs = self.game.observation(rows)
-        flip = self.game.to_move[rows] != self.learner_seat[rows]
-        obs[flip] = obs[flip][..., ::-1]
-        return {"observation": obs, "action_mask": self.game.action_mask()[rows]}
+        """The learner's observation of games `rows`."""
+        return {"observation": self.game.observation(rows, self.learner_seat[rows]),
+                "action_mask": self.game.action_mask()[rows]}
 
-    def _opponent_moves(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        obs = {"observation": self.game.observation(rows),
-               "action_mask": self.game.action_mask()[rows]}
-        if hasattr(self.opponent, "act_rows"):
-            actions = self.opponent.act_rows(obs, rows)
-        else:
-            actions, _ = self.opponent.act(obs)
-        return self.game.step(np.asarray(actions), rows)
+    def _opponents_move(self, rows: np.ndarray, reward: np.ndarray, terminated: np.ndarray,
+                        truncated: np.ndarray) -> None:
+        """Opponents play in games `rows` until the learner is to move or the game ends,
+        adding the learner's rewards into `reward` and game ends into the flags."""
+        game = self.game
+        rows = rows[game.to_move[rows] != self.learner_seat[rows]]
+        while len(rows):
+            obs = {"observation": game.observation(rows), "action_mask": game.action_mask()[rows]}
+            if hasattr(self.opponent, "act_rows"):
+                actions = self.opponent.act_rows(obs, rows)
+            else:
+                actions, _ = self.opponent.act(obs)
+            rewards, term, trunc = game.play(np.asarray(actions), rows)
+            reward[rows] += rewards[np.arange(len(rows)), self.learner_seat[rows]]
+            terminated[rows] |= term
+            truncated[rows] |= trunc
+            rows = rows[~(term | trunc)]
+            rows = rows[game.to_move[rows] != self.learner_seat[rows]]
 
     def _start(self, rows: np.ndarray) -> None:
-        """New games in `rows`; the opponent opens where the learner sits second."""
-        self.game.reset(rows)
-        if hasattr(self.opponent, "start"):
-            self.opponent.start(rows)
-        second = rows[self.learner_seat[rows] == 1]
-        if len(second):
-            self._opponent_moves(second)
+        """New games in `rows`; opponents play until the learner's first move. A game that
+        ends before it (possible after a random opening) is started again."""
+        n = self.num_envs
+        for _ in range(100):
+            self.game.reset(rows)
+            if self.opening_moves:
+                self._random_opening(rows)
+            if hasattr(self.opponent, "start"):
+                self.opponent.start(rows)
+            ended = np.zeros(n, dtype=bool)
+            self._opponents_move(rows, np.zeros(n, dtype=np.float32), ended, ended.copy())
+            rows = np.flatnonzero(ended)
+            if not len(rows):
+                return
+        raise RuntimeError(f"games {rows.tolist()} keep ending before the learner's first move")
+
+    def _random_opening(self, rows: np.ndarray) -> None:
+        """Random legal moves in games `rows`; a game that ends during them starts afresh."""
+        plies = self.rng.integers(self.opening_moves + 1, size=len(rows))
+        for ply in range(self.opening_moves):
+            live = rows[plies > ply]
+            if not len(live):
+                break
+            mask = self.game.action_mask()[live].astype(float)
+            choice = (self.rng.random(mask.shape) * mask).argmax(1)  # uniform over legal
+            _, term, trunc = self.game.play(choice, live)
+            if (term | trunc).any():
+                self.game.reset(live[term | trunc])
+                plies[np.isin(rows, live[term | trunc])] = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start every game (the opponent's randomness is its own)."""
+        """Start every game (the game's and the opponent's randomness are their own)."""
         all_rows = np.arange(self.num_envs)
-        self.learner_seat = all_rows % 2
+        self.learner_seat = all_rows % self.game.num_players
         self._start(all_rows)
         return self._view(all_rows), {}
 
     def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
                                                  np.ndarray, dict[str, Any]]:
-        """The learner moves in every game, then the opponent answers where the game goes on."""
+        """The learner moves in every game, then the opponents answer where the game goes on."""
         n = self.num_envs
-        reward = np.zeros(n, dtype=np.float32)
-        won, _, terminated = self.game.step(actions)
-        reward[won] = 1.0
-        live = np.flatnonzero(~terminated)
-        if len(live):
-            o_won, _, o_done = self._opponent_moves(live)
-            reward[live[o_won]] = -1.0
-            terminated[live[o_done]] = True
+        rewards, terminated, truncated = self.game.play(np.asarray(actions))
+        reward = rewards[np.arange(n), self.learner_seat].astype(np.float32)
+        self._opponents_move(np.flatnonzero(~(terminated | truncated)), reward, terminated,
+                             truncated)
         info: dict[str, Any] = {}
-        ended = np.flatnonzero(terminated)
+        ended = np.flatnonzero(terminated | truncated)
         if len(ended):
             last = self._view(ended)
             final = np.empty(n, dtype=object)
             for k, i in enumerate(ended):
                 final[i] = {key: value[k] for key, value in last.items()}
-            info = {"final_obs": final, "_final_obs": terminated.copy()}
-            self.learner_seat[ended] ^= 1
+            info = {"final_obs": final, "_final_obs": terminated | truncated}
+            self.learner_seat[ended] = (self.learner_seat[ended] + 1) % self.game.num_players
             self._start(ended)
-        return self._view(np.arange(n)), reward, terminated, np.zeros(n, dtype=bool), info
+        return self._view(np.arange(n)), reward, terminated, truncated, info

@@ -232,3 +232,58 @@ def _game_of(planes: np.ndarray) -> dict[str, Any]:
     if planes.shape[:2] == (3, 3):
         return {"cell_bits": np.arange(9).reshape(3, 3), "moves": _ttt_moves, "won": _ttt_won}
     raise ValueError(f"no bot knows a board of shape {planes.shape}")
+
+
+BOTS = ("random", "greedy", "alphabeta:<depth>", "alphabeta-h:<depth>", "minimax")
+
+
+def is_bot(spec: str) -> bool:
+    """True when `spec` names a bot (see make_bot) rather than a checkpoint path."""
+    return spec.partition(":")[0] in {b.partition(":")[0] for b in BOTS}
+
+
+def make_bot(spec: str, seed: int = 0) -> Bot:
+    """A bot from its name: random, greedy, alphabeta:D (connect four, leaves 0 unless won or
+    lost), alphabeta-h:D (with the window heuristic) or minimax (perfect tic-tac-toe)."""
+    name, _, depth = spec.partition(":")
+    if name in ("alphabeta", "alphabeta-h") and depth.isdigit():
+        return AlphaBetaBot(int(depth), heuristic=name == "alphabeta-h", seed=seed)
+    simple = {"random": RandomBot, "greedy": GreedyBot, "minimax": PerfectTicTacToeBot}
+    if name in simple and not depth:
+        return simple[name](seed=seed)
+    raise ValueError(f"unknown bot {spec!r}; choose one of {', '.join(BOTS)}")
+
+
+def tictactoe_lines(player: Any, all_replies: bool = False) -> dict[str, int]:
+    """Play `player` greedily from both seats against every perfect-minimax reply (every
+    legal reply if `all_replies`), and count the outcomes of all lines of play.
+
+    A player that never loses to perfect play has {"loss": 0}; the counts are over leaves of
+    the game tree, so one position can contribute several lines.
+    """
+    counts = {"win": 0, "draw": 0, "loss": 0}
+    cells = np.arange(9).reshape(3, 3)
+
+    def visit(own: int, other: int, player_to_move: bool) -> None:
+        if _ttt_won(other):  # whoever moved last has won
+            counts["loss" if player_to_move else "win"] += 1
+            return
+        moves = _ttt_moves(own, other)
+        if not moves:
+            counts["draw"] += 1
+            return
+        if player_to_move:
+            planes = np.stack([(own >> cells) & 1, (other >> cells) & 1], -1).astype(np.int8)
+            mask = np.array([[not (own | other) & (1 << i) for i in range(9)]], dtype=np.int8)
+            action, _ = player.act({"observation": planes[None], "action_mask": mask},
+                                   player.initial_state(1), deterministic=True)
+            visit(other, own | (1 << int(action[0])), False)
+            return
+        values = {cell: -ttt_value(other, own | bit) for cell, bit in moves}
+        for cell, bit in moves:
+            if all_replies or values[cell] == max(values.values()):
+                visit(other, own | bit, True)
+
+    visit(0, 0, True)
+    visit(0, 0, False)
+    return counts

@@ -1,22 +1,30 @@
-"""Self-play: the learner plays against frozen copies of itself seated by the Versus adapter.
+"""Self-play: the learner plays any multi-agent game (envs.make_game) against frozen copies of
+itself and optional fixed opponents, seated by the Versus adapter.
 
-Only the learner's own transitions reach its algorithm (the opponent moves inside the env),
-rewards are zero-sum from the learner's seat, seats alternate, every frozen copy is a deep
-copy that later updates cannot touch, and an opponent's recurrent state is reset whenever a
-new game (and so possibly a new opponent) starts in that env.
+Only the learner's own transitions reach its algorithm (opponents move inside the env),
+rewards come from the learner's seat, seats rotate, and an opponent's recurrent state is
+reset whenever a new game (and so possibly a new opponent) starts in that env. Frozen copies
+are written to the run folder (`pool/step_<N>`) and loaded back from there: a later update
+can never touch them, and a resumed run finds its pool again. An opponent checkpoint that
+fails to load is reported and skipped.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import json
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 import envs
-from agents import Policy, RunConfig, Trainer
+from agents import CheckpointError, RunConfig, Trainer
+from agents.checkpoint import atomic_write_text
+from league.arena import Seated, load_player
 
 
 @dataclass
@@ -29,8 +37,14 @@ class SelfPlayConfig:
     """Most recent copies kept."""
     latest_prob: float = 0.5
     """Probability that a new game is played against the newest copy (else uniform)."""
+    opponents: tuple[str, ...] = ()
+    """Fixed opponents always in the pool: bot names (random, greedy, alphabeta:D, minimax)
+    or checkpoint paths."""
+    opening_moves: int = 0
+    """Start training games after 0..this many random moves (variety against collapse onto
+    one line of play); evaluation games always start from the initial position."""
     eval_opponent: str = "random"
-    """Bot the greedy learner is evaluated against: random or greedy."""
+    """Bot (or checkpoint) the greedy learner is evaluated against."""
 
     def validate(self) -> None:
         """Raise ValueError naming a setting out of range."""
@@ -41,92 +55,151 @@ class SelfPlayConfig:
             raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
 
 
-def freeze(policy_net: torch.nn.Module, obs_space: Any, action_space: Any, seed: int) -> Policy:
-    """A Policy over a deep copy of `policy_net` with gradients off."""
-    net = copy.deepcopy(policy_net).requires_grad_(False).eval()
-    return Policy(net, obs_space, action_space, next(net.parameters()).device, seed)
-
-
 class OpponentPool:
-    """Frozen policies; each env's opponent is drawn when a game starts there."""
+    """Frozen players; each env's opponent is drawn when a game starts there.
+
+    Members have ids that never change; a member dropped from the pool stays seated in the
+    games it is playing until they end, so no game switches opponent halfway.
+    """
 
     def __init__(self, num_envs: int, cfg: SelfPlayConfig, seed: int = 0) -> None:
         self.cfg, self.num_envs = cfg, num_envs
         self.rng = np.random.default_rng(seed)
-        self.members: list[Policy] = []
-        self.states: list[Any] = []
-        self.seat_of = np.zeros(num_envs, dtype=np.int64)  # (N,) member index per env
+        self.seated: dict[int, Seated] = {}  # id -> player, while any env may use it
+        self.names: dict[int, str] = {}
+        self.active: list[int] = []  # ids that new games may draw, oldest first
+        self.fixed: set[int] = set()
+        self.seat_of = np.full(num_envs, -1, dtype=np.int64)  # (N,) member id per env
+        self._next_id = 0
 
-    def add(self, policy: Policy) -> None:
-        """Add a frozen member; the oldest drops out beyond pool_size."""
-        self.members.append(policy)
-        self.states.append(policy.initial_state(self.num_envs))
-        if len(self.members) > self.cfg.pool_size:
-            self.members.pop(0)
-            self.states.pop(0)
-            self.seat_of = np.maximum(self.seat_of - 1, 0)
+    @property
+    def members(self) -> list[Any]:
+        """The players new games may draw, oldest first."""
+        return [self.seated[i].player for i in self.active]
+
+    def add(self, player: Any, name: str, fixed: bool = False) -> None:
+        """Add a frozen player; beyond pool_size the oldest non-fixed one retires."""
+        member = self._next_id
+        self._next_id += 1
+        self.seated[member], self.names[member] = Seated(player, self.num_envs), name
+        self.active.append(member)
+        if fixed:
+            self.fixed.add(member)
+        copies = [i for i in self.active if i not in self.fixed]
+        if len(copies) > self.cfg.pool_size:
+            self.active.remove(copies[0])
+            self._forget()
+
+    def _forget(self) -> None:
+        """Drop retired players no env is playing any more."""
+        for member in list(self.seated):
+            if member not in self.active and not (self.seat_of == member).any():
+                del self.seated[member], self.names[member]
 
     def start(self, rows: np.ndarray) -> None:
         """Choose the opponents of new games in `rows` and reset their memory there."""
-        if not self.members:
-            raise RuntimeError("the opponent pool is empty: add a policy before playing")
-        newest = len(self.members) - 1
-        pick = self.rng.integers(len(self.members), size=len(rows))
+        if not self.active:
+            raise RuntimeError("the opponent pool is empty: add a player before playing")
+        pick = np.asarray(self.active)[self.rng.integers(len(self.active), size=len(rows))]
+        newest = self.active[-1]
         self.seat_of[rows] = np.where(self.rng.random(len(rows)) < self.cfg.latest_prob,
                                       newest, pick)
-        for state in self.states:
-            if state is not None:
-                for h in state:
-                    h[:, torch.as_tensor(rows)] = 0.0
+        for seated in self.seated.values():
+            seated.start(rows)
+        self._forget()
 
     def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Each env's own opponent answers (sampling, not greedy)."""
         actions = np.zeros(len(rows), dtype=np.int64)
-        for m in np.unique(self.seat_of[rows]):
-            sel = np.flatnonzero(self.seat_of[rows] == m)
-            sub = {k: v[sel] for k, v in obs.items()}
-            state = self.states[m]
-            index = torch.as_tensor(rows[sel])
-            part = None if state is None else tuple(h[:, index] for h in state)
-            actions[sel], part = self.members[m].act(sub, part)
-            if state is not None:
-                for h, new in zip(state, part, strict=True):
-                    h[:, index] = new
+        for member in np.unique(self.seat_of[rows]):
+            sel = np.flatnonzero(self.seat_of[rows] == member)
+            actions[sel] = self.seated[int(member)].act_rows({k: v[sel] for k, v in obs.items()},
+                                                             rows[sel])
         return actions
 
 
-def selfplay_trainer(run: RunConfig, cfg: Any, game: str,
-                     selfplay: SelfPlayConfig | None = None) -> Trainer:
-    """A Trainer whose learner plays `game` against a pool of its own frozen past copies,
-    starting from a copy of its initial parameters; evaluation plays a fixed bot. The pool
-    is reachable as `trainer.pool`."""
-    from league.bots import GreedyBot, RandomBot
+def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[str, Any],
+                                                                         SelfPlayConfig]:
+    """A config dict without its `selfplay:` section, and that section as a SelfPlayConfig."""
+    from agents.registry import from_dict
 
+    rest = {k: v for k, v in data.items() if k != "selfplay"}
+    return rest, from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
+
+
+def load_selfplay_config(run_path: Path | str) -> SelfPlayConfig | None:
+    """The self-play settings stored in a run folder (None for a plain run)."""
+    file = Path(run_path) / "selfplay.json"
+    if not file.exists():
+        return None
+    data = json.loads(file.read_text())
+    data["opponents"] = tuple(data.get("opponents", ()))
+    return SelfPlayConfig(**data)
+
+
+def strength_metrics(game: str) -> Callable[[Any], dict[str, float]] | None:
+    """Exact strength measures logged at each evaluation where the game has one: NashConv for
+    OpenSpiel games, lines lost to perfect play for tic-tac-toe."""
+    if game.startswith("spiel:"):
+        from league.exploitability import nash_conv
+
+        return lambda policy: {"eval/nash_conv": nash_conv(game, policy)}
+    if game == "tictactoe":
+        from league.bots import tictactoe_lines
+
+        return lambda policy: {"eval/minimax_lines_lost": tictactoe_lines(policy)["loss"],
+                               "eval/any_reply_lines_lost": tictactoe_lines(policy, True)["loss"]}
+    return None
+
+
+def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None = None,
+                     resume_from: Path | None = None,
+                     warn: Callable[[str], None] | None = None) -> Trainer:
+    """A Trainer whose learner plays `run.env_id` against its own frozen copies (starting from
+    its initial parameters, or on resume the copies in the run's pool folder) and the
+    configured fixed opponents; evaluation plays `eval_opponent` and logs strength_metrics.
+    The pool is `trainer.pool`.
+    `warn` receives messages about opponents that could not be loaded (default: tracked)."""
     selfplay = selfplay or SelfPlayConfig()
     selfplay.validate()
+    game = run.env_id
     pool = OpponentPool(cfg.num_envs, selfplay, run.seed)
-    bots = {"random": RandomBot, "greedy": GreedyBot}
-    if selfplay.eval_opponent not in bots:
-        raise ValueError(f"unknown eval_opponent {selfplay.eval_opponent!r}; choose {sorted(bots)}")
+    eval_player = load_player(selfplay.eval_opponent, seed=run.seed + 1)
 
     def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> envs.Versus:
-        return envs.Versus(envs.board_game(game, num_envs), pool)
+        return envs.make(game, num_envs, seed, opponent=pool,
+                         opening_moves=selfplay.opening_moves)
 
     def make_eval_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> envs.Versus:
-        return envs.Versus(envs.board_game(game, num_envs),
-                           bots[selfplay.eval_opponent](seed=seed or 0))
+        return envs.make(game, num_envs, seed, opponent=Seated(eval_player, num_envs, True))
 
     def on_update(trainer: Trainer, metrics: dict[str, float]) -> None:
         if trainer.agent.num_updates % selfplay.snapshot_every == 0:
-            pool.add(snapshot(trainer))
-        metrics["league/pool_size"] = len(pool.members)
+            snapshot(trainer)
+        metrics["league/pool_size"] = len(pool.active)
 
-    def snapshot(trainer: Trainer) -> Policy:
-        env = trainer.env
-        return freeze(trainer.agent.net, env.single_observation_space, env.single_action_space,
-                      int(pool.rng.integers(2**31)))
+    def snapshot(trainer: Trainer) -> None:
+        path = trainer.save_policy(trainer.run_path / "pool" / f"step_{trainer.global_step:09d}")
+        add_player(str(path))
+        for old in sorted(path.parent.glob("step_*"))[: -selfplay.pool_size]:
+            shutil.rmtree(old, ignore_errors=True)
 
-    trainer = Trainer(run, cfg, make_env, make_eval_env=make_eval_env, on_update=on_update)
-    pool.add(snapshot(trainer))  # the starting model, not random weights
+    def add_player(spec: str, fixed: bool = False) -> None:
+        try:
+            pool.add(load_player(spec, seed=int(pool.rng.integers(2**31))), spec, fixed)
+        except (CheckpointError, OSError, ValueError) as exc:
+            (warn or trainer.tracker.message)(f"skipped opponent {spec}: {exc}")
+
+    trainer = Trainer(run, cfg, make_env, resume_from=resume_from, make_eval_env=make_eval_env,
+                      on_update=on_update, on_eval=strength_metrics(game))
     trainer.pool = pool
+    atomic_write_text(trainer.run_path / "selfplay.json",
+                      json.dumps(dataclasses.asdict(selfplay), indent=1))
+    for spec in selfplay.opponents:
+        add_player(spec, fixed=True)
+    stored = sorted((trainer.run_path / "pool").glob("step_*")) if resume_from else []
+    for path in stored[-selfplay.pool_size:]:
+        add_player(str(path))
+    if all(member in pool.fixed for member in pool.active):
+        snapshot(trainer)  # no copy yet: the starting model, not random weights
     return trainer

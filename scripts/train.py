@@ -3,8 +3,10 @@
 `--config NAME|FILE.yaml` loads stored hyperparameters (shipped ones live in agents/configs/);
 flags given after it override them. `--resume RUN_DIR` continues a run from its latest
 checkpoint (accepts --total-timesteps and --minutes to extend the budget).
-`--self-play` trains on a two-player board game (tictactoe, connect_four) against a pool of
-the learner's frozen past selves. `python scripts/train.py --algo dqn --help` lists DQN's
+`--self-play` trains on a multi-agent game (connect_four, tictactoe, spiel:<game>,
+pettingzoo:<env>) against a pool of the learner's frozen past selves; without --config it
+starts from the shipped config for that game (e.g. ppo_connect_four), whose budget reaches
+the documented strength. `python scripts/train.py --algo dqn --help` lists DQN's
 options.
 """
 
@@ -20,15 +22,26 @@ import gymnasium as gym
 import tyro
 
 import envs
-from agents import CheckpointError, TrainingError, resume, split_config, train
-from agents.registry import algo_entry, load_config_file
-from league.selfplay import SelfPlayConfig, selfplay_trainer
+from agents import CheckpointError, Trainer, TrainingError, load_run, split_config, train
+from agents.registry import CONFIG_DIR, algo_entry, load_config_file
+from league.selfplay import (
+    SelfPlayConfig,
+    load_selfplay_config,
+    selfplay_trainer,
+    split_selfplay,
+)
 
 
 def env_factory(env_id: str) -> Any:
     """make_env(num_envs, seed, **kwargs) for one env id."""
     envs.check_id(env_id)
     return functools.partial(envs.make, env_id)
+
+
+def selfplay_config_name(algo: str, env_id: str) -> str | None:
+    """The shipped self-play config `<algo>_<game>` for this game, if there is one."""
+    name = f"{algo}_{env_id.removeprefix('spiel:')}"
+    return name if (CONFIG_DIR / f"{name}.yaml").exists() else None
 
 
 def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
@@ -38,11 +51,18 @@ def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
     pre.add_argument("--algo")
     pre.add_argument("--config")
     pre.add_argument("--self-play", action="store_true")
+    pre.add_argument("--env-id")
     known, rest = pre.parse_known_args(argv)
-    data = load_config_file(known.config) if known.config else {}
+    if known.env_id:
+        rest += ["--env-id", known.env_id]
+    config = known.config
+    if config is None and known.self_play and known.env_id:
+        config = selfplay_config_name(known.algo or "ppo", known.env_id)
+    data = load_config_file(config) if config else {}
     if known.algo:
         data["algo"] = known.algo
-    run, cfg = split_config(data, known.config or "config")
+    data, selfplay_defaults = split_selfplay(data, config or "config")
+    run, cfg = split_config(data, config or "config")
     _, cfg_cls = algo_entry(run.algo)
     fields: list[tuple[str, Any]] = [
         ("run", Annotated[type(run), tyro.conf.OmitArgPrefixes]),
@@ -51,7 +71,7 @@ def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
     defaults = [run, cfg]
     if known.self_play:
         fields.append(("selfplay", Annotated[SelfPlayConfig, tyro.conf.OmitArgPrefixes]))
-        defaults.append(SelfPlayConfig())
+        defaults.append(selfplay_defaults)
     args_cls = dataclasses.make_dataclass("Args", fields)
     args_cls.__doc__ = __doc__
     args = tyro.cli(args_cls, default=args_cls(*defaults), args=rest)
@@ -80,11 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(a == "--resume" or a.startswith("--resume=") for a in argv):
             path, overrides = parse_resume(argv)
-            summary = resume(path, env_factory, overrides)
+            run, cfg, ckpt = load_run(path, overrides)
+            selfplay = load_selfplay_config(ckpt.parent.parent)
+            if selfplay is not None:
+                summary = selfplay_trainer(run, cfg, selfplay, resume_from=ckpt).train()
+            else:
+                summary = Trainer(run, cfg, env_factory(run.env_id), resume_from=ckpt).train()
         else:
             run, cfg, selfplay = parse(argv)
             if selfplay is not None:
-                summary = selfplay_trainer(run, cfg, run.env_id, selfplay).train()
+                summary = selfplay_trainer(run, cfg, selfplay).train()
             else:
                 summary = train(run, cfg, env_factory(run.env_id))
     except TrainingError as exc:

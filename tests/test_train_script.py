@@ -86,4 +86,28 @@ def test_self_play_on_a_board_game(tmp_path, capsys):
 
 def test_board_game_without_an_opponent_is_one_clear_line(tmp_path, capsys):
     code, _, err = run_main(capsys, "--env-id", "connect_four", "--run-dir", str(tmp_path))
-    assert code == 2 and "two-player board game" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "multi-agent game" in err and len(err.strip().splitlines()) == 1
+
+
+def test_self_play_starts_from_the_shipped_game_config(tmp_path, capsys):
+    code, out, _ = run_main(capsys, "--algo", "ppo", "--env-id", "tictactoe", "--self-play",
+                            "--total-timesteps", "2048", "--minutes", "5", "--run-dir",
+                            str(tmp_path), "--run-name", "t", "--no-console", "--eval-every", "0")
+    assert code == 0
+    meta = json.loads(Path(tmp_path / "t" / "checkpoints" / "latest" / "meta.json").read_text())
+    assert meta["config"]["ent_coef"] == 0.1 and meta["config"]["net"]["hidden"] == [128, 128]
+    assert json.loads((tmp_path / "t" / "selfplay.json").read_text())["opening_moves"] == 4
+    code, out, _ = run_main(capsys, "--resume", str(tmp_path / "t"), "--total-timesteps", "4096",
+                            "--no-console")
+    assert code == 0 and "steps: 4096" in out
+
+
+def test_evaluate_script_reports_both_seats(tmp_path, capsys):
+    from scripts.evaluate import main as evaluate
+
+    assert evaluate(["minimax", "--opponent", "random", "--env-id", "tictactoe",
+                     "--games", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "40 games" in out and "loss    0.0%" in out and "seat 1 (moves second)" in out
+    assert evaluate([str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err

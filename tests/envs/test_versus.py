@@ -43,3 +43,13 @@ def test_rewards_favour_the_stronger_player_from_both_seats():
             results[int(seats[i])].append(reward[i])
     for seat, rewards in results.items():
         assert np.mean(np.array(rewards) == 1.0) > 0.7, (seat, np.mean(rewards))
+
+
+def test_random_openings_vary_the_start_and_keep_the_learner_to_move():
+    env = Versus(ConnectFour(256), RandomBot(seed=0), opening_moves=6, seed=3)
+    obs, _ = env.reset()
+    pieces = obs["observation"].sum(axis=(1, 2, 3))
+    assert pieces.min() == 0 and pieces.max() >= 6 and len(np.unique(pieces)) >= 6
+    assert (env.game.to_move == env.learner_seat).all()
+    plain, _ = Versus(ConnectFour(4), RandomBot(seed=0)).reset()
+    assert plain["observation"].sum(axis=(1, 2, 3)).tolist() == [0, 1, 0, 1]

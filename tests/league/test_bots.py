@@ -70,3 +70,11 @@ def test_bots_need_a_mask():
         RandomBot().act(np.zeros((1, 6, 7, 2), np.int8))
     with pytest.raises(ValueError, match="depth"):
         AlphaBetaBot(depth=0)
+
+
+def test_tictactoe_lines_against_every_minimax_reply():
+    from league.bots import tictactoe_lines
+
+    perfect = tictactoe_lines(PerfectTicTacToeBot(seed=0), all_replies=True)
+    assert perfect["loss"] == 0 and perfect["win"] > 0
+    assert tictactoe_lines(RandomBot(seed=0))["loss"] > 0

@@ -1,0 +1,85 @@
+"""Board renderers shared by the AEC envs' render modes, the watch and play windows and videos:
+one style per game, drawing a position onto a pygame surface (pygame is imported on use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+BLUE, DARK, RED, YELLOW = (30, 70, 200), (15, 25, 60), (220, 40, 40), (245, 210, 40)
+WHITE, BLACK = (245, 245, 245), (20, 20, 20)
+
+
+@dataclass(frozen=True)
+class BoardStyle:
+    """How one game looks: board colour and the drawing of each seat's pieces."""
+
+    background: tuple[int, int, int]
+    pieces: str  # "discs" (connect four) or "marks" (tic-tac-toe: X for seat 0, O for seat 1)
+
+
+STYLES = {"connect_four": BoardStyle(BLUE, "discs"), "tictactoe": BoardStyle(WHITE, "marks")}
+
+
+def board_of(planes: np.ndarray) -> np.ndarray:
+    """(rows, cols) int8 with 0 empty, 1 seat 0, 2 seat 1, from (rows, cols, 2) planes given
+    from seat 0's viewpoint."""
+    return (planes[..., 0] + 2 * planes[..., 1]).astype(np.int8)
+
+
+def ansi(board: np.ndarray, game: str) -> str:
+    """A text picture of `board` (row 0 at the top), with column or cell numbers."""
+    marks = ".XO" if game == "tictactoe" else ".RY"
+    lines = [" ".join(marks[v] for v in row) for row in board]
+    if game == "connect_four":
+        lines.append(" ".join(str(c) for c in range(board.shape[1])))
+    return "\n".join(lines)
+
+
+class BoardRenderer:
+    """Draws positions of `game` on pygame surfaces, `cell` pixels per square."""
+
+    def __init__(self, game: str, cell: int = 80) -> None:
+        if game not in STYLES:
+            raise ValueError(f"no renderer for {game!r}; have {sorted(STYLES)}")
+        self.game, self.style, self.cell = game, STYLES[game], cell
+
+    def size(self, board: np.ndarray) -> tuple[int, int]:
+        """(width, height) in pixels of a board drawing."""
+        return board.shape[1] * self.cell, board.shape[0] * self.cell
+
+    def cell_at(self, x: int, y: int, board: np.ndarray) -> tuple[int, int] | None:
+        """(row, col) under pixel (x, y) of a drawing at the origin, or None outside."""
+        r, c = y // self.cell, x // self.cell
+        return (r, c) if 0 <= r < board.shape[0] and 0 <= c < board.shape[1] else None
+
+    def draw(self, surface: Any, board: np.ndarray, origin: tuple[int, int] = (0, 0)) -> None:
+        """Draw `board` ((rows, cols): 0 empty, 1 seat 0, 2 seat 1) with its top-left at origin."""
+        import pygame
+
+        s, (ox, oy) = self.cell, origin
+        surface.fill(self.style.background, pygame.Rect(ox, oy, *self.size(board)))
+        for r, c in np.ndindex(board.shape):
+            centre = (ox + c * s + s // 2, oy + r * s + s // 2)
+            if self.style.pieces == "discs":
+                colour = (DARK, RED, YELLOW)[board[r, c]]
+                pygame.draw.circle(surface, colour, centre, int(s * 0.4))
+                continue
+            pygame.draw.rect(surface, BLACK, pygame.Rect(ox + c * s, oy + r * s, s, s), 2)
+            if board[r, c] == 1:
+                d = int(s * 0.3)
+                for sign in (1, -1):
+                    pygame.draw.line(surface, RED, (centre[0] - d, centre[1] - sign * d),
+                                     (centre[0] + d, centre[1] + sign * d), max(3, s // 12))
+            elif board[r, c] == 2:
+                pygame.draw.circle(surface, BLUE, centre, int(s * 0.32), max(3, s // 12))
+
+    def frame(self, board: np.ndarray) -> np.ndarray:
+        """An (H, W, 3) uint8 picture of `board`."""
+        import pygame
+
+        surface = pygame.Surface(self.size(board))
+        self.draw(surface, board)
+        return np.transpose(pygame.surfarray.array3d(surface), (1, 0, 2)).copy()

@@ -1,0 +1,129 @@
+"""The arena: seat players (policies, bots, checkpoints) in a batch of games, play matches on
+both seats and report win/draw/loss with 95% intervals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+import envs
+from agents import load_policy
+from league.bots import is_bot, make_bot
+
+
+def load_player(spec: str, seed: int = 0) -> Any:
+    """A bot by name (random, greedy, alphabeta:D, alphabeta-h:D, minimax) or the policy of a
+    checkpoint directory or run folder."""
+    if is_bot(spec):
+        return make_bot(spec, seed)
+    return load_policy(spec)
+
+
+class Seated:
+    """A player seated at the envs of a batch: it keeps its recurrent state per env, resets
+    it where a new game starts, and answers only for the envs it is asked about (the
+    start/act_rows protocol of envs.Versus)."""
+
+    def __init__(self, player: Any, num_envs: int, deterministic: bool = False) -> None:
+        self.player, self.deterministic = player, deterministic
+        self.state = player.initial_state(num_envs)
+
+    def start(self, rows: np.ndarray) -> None:
+        """Fresh memory where new games start (an opponent change must never leak state)."""
+        if self.state is not None:
+            index = torch.as_tensor(rows)
+            for h in self.state:
+                h[:, index] = 0.0
+
+    def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+        """Actions for the envs `rows`, whose observations are `obs`."""
+        if self.state is None:
+            return self.player.act(obs, None, deterministic=self.deterministic)[0]
+        index = torch.as_tensor(rows)
+        part = tuple(h[:, index] for h in self.state)
+        actions, part = self.player.act(obs, part, deterministic=self.deterministic)
+        for h, new in zip(self.state, part, strict=True):
+            h[:, index] = new
+        return actions
+
+
+def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (95% for z = 1.96)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class MatchResult:
+    """Outcomes of the player's games, counted per seat it sat in (seat 0 moves first)."""
+
+    wins: list[int] = field(default_factory=lambda: [0, 0])
+    draws: list[int] = field(default_factory=lambda: [0, 0])
+    losses: list[int] = field(default_factory=lambda: [0, 0])
+
+    @property
+    def games(self) -> int:
+        """Games played."""
+        return sum(self.wins) + sum(self.draws) + sum(self.losses)
+
+    @property
+    def score(self) -> float:
+        """(wins + draws / 2) / games: the win rate of the payoff matrix."""
+        return (sum(self.wins) + sum(self.draws) / 2) / max(self.games, 1)
+
+    def rates(self) -> dict[str, tuple[float, float, float]]:
+        """{"win"|"draw"|"loss": (rate, low, high)} with Wilson 95% intervals."""
+        n = self.games
+        return {name: (sum(c) / max(n, 1), *wilson(sum(c), n))
+                for name, c in (("win", self.wins), ("draw", self.draws), ("loss", self.losses))}
+
+    def report(self) -> str:
+        """A few lines for people: totals with intervals, then per seat."""
+        lines = [f"{self.games} games, score {self.score:.3f}"]
+        for name, (rate, low, high) in self.rates().items():
+            lines.append(f"  {name:<5} {rate:6.1%}  (95% CI {low:.1%} - {high:.1%})")
+        for seat in (0, 1):
+            lines.append(f"  seat {seat} (moves {'first' if seat == 0 else 'second'}): "
+                         f"W {self.wins[seat]}  D {self.draws[seat]}  L {self.losses[seat]}")
+        return "\n".join(lines)
+
+
+def play_match(game: str, player: Any, opponent: Any, num_games: int, *,
+               deterministic: bool = True, opponent_deterministic: bool = True,
+               num_envs: int | None = None) -> MatchResult:
+    """Play `num_games` games of `game` (half with `player` first), counting its results.
+
+    Players are anything with act/initial_state (policies, bots); `deterministic` makes a
+    policy play its most probable move (bots keep their own randomness).
+    """
+    if num_games <= 0:
+        raise ValueError(f"num_games must be positive, got {num_games}")
+    n = min(num_games, num_envs or num_games)
+    env = envs.Versus(envs.make_game(game, n), Seated(opponent, n, opponent_deterministic))
+    me = Seated(player, n, deterministic)
+    result = MatchResult()
+    started = n  # games begun so far, counting the first batch
+    active = np.ones(n, dtype=bool)  # env still plays a counted game
+    obs, _ = env.reset()
+    while active.any():
+        seat = env.learner_seat.copy()
+        obs, reward, terminated, truncated, _ = env.step(me.act_rows(obs, np.arange(n)))
+        for i in np.flatnonzero((terminated | truncated) & active):
+            tally = result.wins if reward[i] > 0 else result.losses if reward[i] < 0 else result.draws
+            tally[int(seat[i]) % 2] += 1
+            if started < num_games:
+                started += 1
+            else:
+                active[i] = False
+        ended = np.flatnonzero(terminated | truncated)
+        if len(ended):
+            me.start(ended)
+    return result

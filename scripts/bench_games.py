@@ -1,0 +1,200 @@
+"""Game throughput, ludus beside PettingZoo in one run:
+
+1. raw env steps/s on connect four with random legal moves, producing the observation
+   planes and masks: ludus's batched bitboards vs PettingZoo's connect_four_v3 AEC loop;
+2. self-play collection steps/s (learner and opponent inference, env steps, rollout
+   storage; no updates) with the same net: ludus's game vs the same collector over
+   PettingZoo envs (ludus's adapter), and vs a plain one-env PettingZoo loop;
+3. end-to-end self-play training steps/s, and the share of time spent in updates.
+
+    python scripts/bench_games.py --seconds 10 --out bench_games.json
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import tyro
+
+import envs
+from agents import split_config
+from agents.registry import load_config_file, make_agent
+from league.selfplay import SelfPlayConfig, selfplay_trainer
+
+
+@dataclass
+class GameBench:
+    """Benchmark settings."""
+
+    seconds: float = 10.0
+    """Seconds per measurement."""
+    num_envs: int = 4096
+    """Games per batch for the raw ludus measurement."""
+    collect_envs: int = 64
+    """Envs of the self-play collectors (the config's num_envs for training)."""
+    config: str = "ppo_connect_four"
+    """Training config (shipped name or YAML file) for the collectors' net and training."""
+    out: str | None = None
+    """Write the results as JSON to this file."""
+
+
+def timed(step: Any, seconds: float) -> float:
+    """Calls of step() per second (step returns how many env steps it made)."""
+    steps, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        steps += step()
+    return steps / elapsed
+
+
+def raw_ludus(num_envs: int, seconds: float) -> float:
+    """Batched connect four: random legal moves, observation planes, masks, auto-reset."""
+    game = envs.make_game("connect_four", num_envs)
+    rng = np.random.default_rng(0)
+
+    def step() -> int:
+        game.observation()
+        mask = game.action_mask()
+        _, _, done = game.step((rng.random(mask.shape) * mask).argmax(1))
+        if done.any():
+            game.reset(np.flatnonzero(done))
+        return num_envs
+
+    return timed(step, seconds)
+
+
+def raw_pettingzoo(seconds: float) -> float:
+    """PettingZoo connect_four_v3 AEC loop with random legal moves."""
+    from pettingzoo.classic import connect_four_v3
+
+    env = connect_four_v3.env()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+
+    def step() -> int:
+        obs, _, terminated, truncated, _ = env.last()
+        if terminated or truncated:
+            env.reset()
+            return 0
+        env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
+        return 1
+
+    return timed(step, seconds)
+
+
+def learner(bench: GameBench, game_id: str) -> tuple[Any, Any, tuple[Any, Any]]:
+    """The config's agent, an env of `game_id` where a frozen copy of its net answers, and
+    the learner's (observation, action) spaces."""
+    from agents import Policy
+    from league.arena import Seated
+    from league.bots import RandomBot
+
+    n = bench.collect_envs
+    run, cfg = split_config({**load_config_file(bench.config), "num_envs": n})
+    probe = envs.Versus(envs.make_game("connect_four", 1), RandomBot())
+    spaces = probe.single_observation_space, probe.single_action_space
+    agent = make_agent(run.algo, cfg, *spaces, seed=0)
+    frozen = Policy(copy.deepcopy(agent.net), *spaces)
+    return agent, envs.make(game_id, n, seed=0, opponent=Seated(frozen, n)), spaces
+
+
+def collect(bench: GameBench, game_id: str) -> float:
+    """Self-play collection steps/s: the learner acts and stores, the opponent answers, full
+    rollouts are valued (GAE); no gradient updates."""
+    from agents import Step
+    from agents.loop import final_observation
+
+    agent, env, _ = learner(bench, game_id)
+    obs = [env.reset()[0]]
+
+    def step() -> int:
+        actions = agent.act(obs[0])
+        next_obs, reward, terminated, truncated, info = env.step(actions)
+        ended = terminated | truncated
+        agent.observe(Step(obs[0], actions, reward, terminated, truncated, next_obs,
+                           final_observation(next_obs, info, ended)))
+        if agent.ready():
+            agent.finish_rollout()
+        obs[0] = next_obs
+        return env.num_envs
+
+    return timed(step, bench.seconds)
+
+
+def collect_single_pettingzoo(bench: GameBench) -> float:
+    """The plain collector: one PettingZoo env, the same net run on one observation per move."""
+    from pettingzoo.classic import connect_four_v3
+
+    from agents import Policy
+
+    agent, _, spaces = learner(bench, "connect_four")
+    policy = Policy(agent.net, *spaces)
+    env = connect_four_v3.env()
+    env.reset(seed=0)
+
+    def step() -> int:
+        obs, _, terminated, truncated, _ = env.last()
+        if terminated or truncated:
+            env.reset()
+            return 0
+        action, _ = policy.act({k: v[None] for k, v in obs.items()})
+        env.step(int(action[0]))
+        return 1
+
+    return timed(step, bench.seconds)
+
+
+def train_end_to_end(bench: GameBench) -> dict[str, float]:
+    """Self-play training for `seconds`: steps/s and the share of time in updates."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = {**load_config_file(bench.config), "minutes": bench.seconds / 60,
+                "total_timesteps": None, "eval_every": 0, "checkpoint_every": 0,
+                "run_dir": tmp, "console": False}
+        run, cfg = split_config(data)
+        trainer = selfplay_trainer(run, cfg, SelfPlayConfig())
+        spent = {"update": 0.0}
+        update = trainer.agent.update
+
+        def timed_update() -> dict[str, float]:
+            start = time.perf_counter()
+            metrics = update()
+            spent["update"] += time.perf_counter() - start
+            return metrics
+
+        trainer.agent.update = timed_update
+        summary = trainer.train()
+    seconds = summary["train_seconds"]
+    return {"steps_per_second": summary["global_step"] / seconds,
+            "update_share": spent["update"] / seconds}
+
+
+def main(bench: GameBench) -> dict[str, Any]:
+    """Run every measurement and print the ratios."""
+    torch.set_num_threads(1)
+    results: dict[str, Any] = {
+        "raw_ludus": raw_ludus(bench.num_envs, bench.seconds),
+        "raw_pettingzoo": raw_pettingzoo(bench.seconds),
+        "collect_ludus": collect(bench, "connect_four"),
+        "collect_pettingzoo": collect(bench, "pettingzoo:classic.connect_four_v3"),
+        "collect_pettingzoo_single": collect_single_pettingzoo(bench),
+        "train": train_end_to_end(bench),
+    }
+    results["raw_ratio"] = results["raw_ludus"] / results["raw_pettingzoo"]
+    results["collect_ratio"] = results["collect_ludus"] / results["collect_pettingzoo"]
+    results["collect_ratio_single"] = results["collect_ludus"] / results["collect_pettingzoo_single"]
+    print(json.dumps(results, indent=1))
+    if bench.out:
+        with open(bench.out, "w") as f:
+            json.dump(results, f, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main(tyro.cli(GameBench, args=sys.argv[1:]))

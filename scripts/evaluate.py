@@ -1,0 +1,67 @@
+"""Play a checkpoint against a bot or another checkpoint, both seats, and print win/draw/loss
+with 95% intervals.
+
+    python scripts/evaluate.py runs/<run> --opponent alphabeta:2 --games 200
+
+Players are checkpoint directories, run folders (their latest checkpoint) or bots: random,
+greedy, alphabeta:D, alphabeta-h:D, minimax. The game is the checkpoint's env unless
+--env-id says otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Annotated
+
+import tyro
+
+from agents import CheckpointError
+from agents.checkpoint import read_meta
+from league.arena import load_player, play_match
+from league.bots import is_bot
+
+
+@dataclass
+class Args:
+    """Evaluate a player against an opponent."""
+
+    player: Annotated[str, tyro.conf.Positional]
+    """Checkpoint directory or run folder (or a bot name)."""
+    opponent: str = "random"
+    """Bot name or checkpoint."""
+    games: int = 200
+    """Games to play, half of them with the player moving first."""
+    env_id: str | None = None
+    """Game to play (default: the player's checkpoint's env)."""
+    greedy: bool = True
+    """Checkpoints play their most probable move (two greedy checkpoints replay the same two
+    games: use --no-greedy to sample)."""
+    seed: int = 0
+    """Seed of the bots' and sampling players' randomness."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv)
+    try:
+        env_id = args.env_id
+        checkpoints = [s for s in (args.player, args.opponent) if not is_bot(s)]
+        if env_id is None and checkpoints:
+            env_id = read_meta(checkpoints[0])["env_id"]
+        if env_id is None:
+            raise ValueError("two bots: name the game with --env-id")
+        player = load_player(args.player, args.seed)
+        opponent = load_player(args.opponent, args.seed + 1)
+        result = play_match(env_id, player, opponent, args.games, deterministic=args.greedy,
+                            opponent_deterministic=args.greedy)
+    except (CheckpointError, ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.player} vs {args.opponent} on {env_id}")
+    print(result.report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
