@@ -186,7 +186,13 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
 
     def add_player(spec: str, fixed: bool = False) -> None:
         try:
-            pool.add(load_player(spec, seed=int(pool.rng.integers(2**31))), spec, fixed)
+            player = load_player(spec, seed=int(pool.rng.integers(2**31)))
+            expected = trainer.env.single_observation_space["observation"].shape
+            shape = tuple(getattr(player, "obs_shape", expected))
+            if shape != tuple(expected):
+                raise ValueError(f"it expects observations of shape {shape}, {game} gives "
+                                 f"{tuple(expected)}")
+            pool.add(player, spec, fixed)
         except (CheckpointError, OSError, ValueError) as exc:
             (warn or trainer.tracker.message)(f"skipped opponent {spec}: {exc}")
 

@@ -2,9 +2,10 @@
 
 1. raw env steps/s on connect four with random legal moves, producing the observation
    planes and masks: ludus's batched bitboards vs PettingZoo's connect_four_v3 AEC loop;
-2. self-play collection steps/s (learner and opponent inference, env steps, rollout
-   storage; no updates) with the same net: ludus's game vs the same collector over
-   PettingZoo envs (ludus's adapter), and vs a plain one-env PettingZoo loop;
+2. self-play collection env steps/s (moves of either seat, with the learner's and the
+   opponent's inference and rollout storage; no updates) with the same net: ludus's game vs
+   the same batched collector over PettingZoo envs (ludus's adapter), and vs a plain
+   one-env PettingZoo loop running the net on each move;
 3. end-to-end self-play training steps/s, and the share of time spent in updates.
 
     python scripts/bench_games.py --seconds 10 --out bench_games.json
@@ -27,7 +28,7 @@ import tyro
 import envs
 from agents import split_config
 from agents.registry import load_config_file, make_agent
-from league.selfplay import SelfPlayConfig, selfplay_trainer
+from league.selfplay import selfplay_trainer, split_selfplay
 
 
 @dataclass
@@ -93,21 +94,37 @@ def learner(bench: GameBench, game_id: str) -> tuple[Any, Any, tuple[Any, Any]]:
     """The config's agent, an env of `game_id` where a frozen copy of its net answers, and
     the learner's (observation, action) spaces."""
     from agents import Policy
-    from league.arena import Seated
     from league.bots import RandomBot
 
     n = bench.collect_envs
-    run, cfg = split_config({**load_config_file(bench.config), "num_envs": n})
+    data, _ = split_selfplay(load_config_file(bench.config))
+    run, cfg = split_config({**data, "num_envs": n})
     probe = envs.Versus(envs.make_game("connect_four", 1), RandomBot())
     spaces = probe.single_observation_space, probe.single_action_space
     agent = make_agent(run.algo, cfg, *spaces, seed=0)
-    frozen = Policy(copy.deepcopy(agent.net), *spaces)
-    return agent, envs.make(game_id, n, seed=0, opponent=Seated(frozen, n)), spaces
+    opponent = CountingSeat(Policy(copy.deepcopy(agent.net), *spaces), n)
+    return agent, envs.make(game_id, n, seed=0, opponent=opponent), spaces
+
+
+class CountingSeat:
+    """A seated opponent that counts the moves it makes (env steps of the other seat)."""
+
+    def __init__(self, player: Any, num_envs: int) -> None:
+        from league.arena import Seated
+
+        self.seated, self.moves = Seated(player, num_envs), 0
+
+    def start(self, rows: np.ndarray) -> None:
+        self.seated.start(rows)
+
+    def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+        self.moves += len(rows)
+        return self.seated.act_rows(obs, rows)
 
 
 def collect(bench: GameBench, game_id: str) -> float:
-    """Self-play collection steps/s: the learner acts and stores, the opponent answers, full
-    rollouts are valued (GAE); no gradient updates."""
+    """Self-play collection env steps/s: the learner acts and stores, the opponent answers,
+    full rollouts are valued (GAE); no gradient updates."""
     from agents import Step
     from agents.loop import final_observation
 
@@ -123,7 +140,8 @@ def collect(bench: GameBench, game_id: str) -> float:
         if agent.ready():
             agent.finish_rollout()
         obs[0] = next_obs
-        return env.num_envs
+        replies, env.opponent.moves = env.opponent.moves, 0
+        return env.num_envs + replies  # env steps: the learner's moves and the replies
 
     return timed(step, bench.seconds)
 
@@ -154,11 +172,11 @@ def collect_single_pettingzoo(bench: GameBench) -> float:
 def train_end_to_end(bench: GameBench) -> dict[str, float]:
     """Self-play training for `seconds`: steps/s and the share of time in updates."""
     with tempfile.TemporaryDirectory() as tmp:
-        data = {**load_config_file(bench.config), "minutes": bench.seconds / 60,
-                "total_timesteps": None, "eval_every": 0, "checkpoint_every": 0,
-                "run_dir": tmp, "console": False}
+        data, selfplay = split_selfplay(load_config_file(bench.config))
+        data.update(minutes=bench.seconds / 60, total_timesteps=None, eval_every=0,
+                    checkpoint_every=0, run_dir=tmp, console=False)
         run, cfg = split_config(data)
-        trainer = selfplay_trainer(run, cfg, SelfPlayConfig())
+        trainer = selfplay_trainer(run, cfg, selfplay)
         spent = {"update": 0.0}
         update = trainer.agent.update
 

@@ -70,12 +70,16 @@ def test_fixed_opponents_stay_and_broken_checkpoints_are_skipped(tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "meta.json").write_text("{not json")
+    other_game, cfg = tiny_run(tmp_path, "ppo", "connect_four", total_timesteps=512,
+                               run_name="c4", **HYPER)
+    c4 = selfplay_trainer(other_game, cfg).train()["checkpoint"]
     run, cfg = tiny_run(tmp_path, "ppo", "tictactoe", total_timesteps=1024, **HYPER)
     warnings = []
-    trainer = selfplay_trainer(run, cfg, SelfPlayConfig(snapshot_every=1, pool_size=1,
-                                                        opponents=("minimax", str(broken))),
-                               warn=warnings.append)
-    assert len(warnings) == 1 and str(broken) in warnings[0]
+    trainer = selfplay_trainer(run, cfg, SelfPlayConfig(
+        snapshot_every=1, pool_size=1, opponents=("minimax", str(broken), c4)),
+        warn=warnings.append)
+    assert len(warnings) == 2 and str(broken) in warnings[0]
+    assert "expects observations of shape (6, 7, 2), tictactoe gives (3, 3, 2)" in warnings[1]
     trainer.train()
     names = [trainer.pool.names[i] for i in trainer.pool.active]
     assert names[0] == "minimax" and len(names) == 2  # the bot and the newest copy
