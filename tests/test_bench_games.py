@@ -1,4 +1,5 @@
-"""scripts/bench_games.py runs end to end (figures come from full runs, not from tests)."""
+"""scripts/bench_games.py and scripts/selfplay_targets.py run end to end (the figures come
+from full runs, not from tests)."""
 
 from scripts.bench_games import GameBench, main
 
@@ -9,3 +10,14 @@ def test_bench_games_smoke(tmp_path):
     assert out.exists() and results["raw_ludus"] > 0 and results["collect_pettingzoo"] > 0
     assert results["raw_ratio"] > 1  # batched bitboards beat a per-move Python loop at all
     assert 0 < results["train"]["update_share"] < 1
+
+
+def test_selfplay_target_measurements():
+    from league.bots import PerfectTicTacToeBot, RandomBot
+    from scripts.selfplay_targets import measure
+
+    ttt = measure("tictactoe", PerfectTicTacToeBot(seed=0), (0, 0, 0))
+    assert ttt["vs_minimax_replies"]["loss"] == 0 and ttt["vs_every_reply"]["loss"] == 0
+    c4 = measure("connect_four", RandomBot(seed=0), (20, 10, 2))
+    assert c4["alphabeta:2"]["score"] < 0.3 and 0.2 < c4["random"]["score"] < 0.8
+    assert abs(measure("spiel:kuhn_poker", RandomBot(), (0, 0, 0))["nash_conv"] - 0.9167) < 1e-3

@@ -154,3 +154,18 @@ def test_rewriting_a_checkpoint_replaces_it_atomically(tmp_path):
     save_checkpoint(tmp_path / "ck", net, {"v": 2})
     assert json.loads(Path(tmp_path / "ck" / "meta.json").read_text())["v"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # no temp leftovers
+
+
+def test_wrong_observation_shape_names_both_shapes():
+    import gymnasium as gym
+    import numpy as np
+
+    from agents.policy import Policy
+    from nets import NetSpec, build_net
+
+    obs_space, act_space = gym.spaces.Box(-1, 1, (4,), np.float32), gym.spaces.Discrete(2)
+    policy = Policy(build_net(NetSpec(), obs_space, act_space, "actor_critic"), obs_space,
+                    act_space)
+    with pytest.raises(ValueError, match=r"shape \(6, 7, 2\) per item, but the policy "
+                                         r"expects \(4,\)"):
+        policy.act(np.zeros((3, 6, 7, 2), np.int8))
