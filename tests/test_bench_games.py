@@ -9,7 +9,7 @@ def test_bench_games_smoke(tmp_path):
     results = main(GameBench(seconds=0.3, num_envs=256, collect_envs=16, out=str(out)))
     assert out.exists() and results["raw_ludus"] > 0 and results["collect_pettingzoo"] > 0
     assert results["raw_ratio"] > 1  # batched bitboards beat a per-move Python loop at all
-    assert 0 < results["train"]["update_share"] < 1
+    assert 0 <= results["train"]["update_share"] < 1
 
 
 def test_selfplay_target_measurements():
