@@ -47,9 +47,11 @@ class Policy:
         return as_tensor(array, self.device), mask_t
 
     @torch.no_grad()
-    def logits(self, obs: Any, state: State | None = None, action_mask: Any = None
+    def logits(self, obs: Any, state: State | None = None, action_mask: Any = None,
+               need_value: bool = True
                ) -> tuple[torch.Tensor, torch.Tensor | None, State | None]:
-        """Masked logits (B, A), value estimates (B,) or None for Q nets, and the next state."""
+        """Masked logits (B, A), value estimates (B,) (None for Q nets, or when not needed by
+        a feed-forward net), and the next state."""
         obs_t, mask_t = self._inputs(obs, action_mask)
         if self.is_q:
             q = self.net(obs_t, mask_t)
@@ -62,17 +64,18 @@ class Policy:
             logits, value, state = self.net(obs_t.unsqueeze(0), state, start,
                                             None if mask_t is None else mask_t.unsqueeze(0))
             return logits[0], value[0], state
-        return self.net(obs_t, None, None, mask_t)
+        return self.net(obs_t, None, None, mask_t, need_value)
 
     def action_probs(self, obs: Any, state: State | None = None, action_mask: Any = None
                      ) -> tuple[np.ndarray, State | None]:
         """Action probabilities (B, A), exactly 0 on illegal actions, and the next state."""
-        logits, _, state = self.logits(obs, state, action_mask)
+        logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent)
         return torch.softmax(logits, -1).cpu().numpy(), state
 
     def act(self, obs: Any, state: State | None = None, action_mask: Any = None,
             deterministic: bool = False) -> tuple[np.ndarray, State | None]:
         """Actions (B,) sampled (or argmax when deterministic) and the next state."""
-        logits, _, state = self.logits(obs, state, action_mask)
+        # a recurrent critic must still advance its state; a feed-forward one can be skipped
+        logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent)
         actions = logits.argmax(-1) if deterministic else sample_logits(logits, self.generator)
         return actions.cpu().numpy(), state
