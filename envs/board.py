@@ -26,6 +26,11 @@ def check_actions(actions: np.ndarray, mask: np.ndarray, rows: np.ndarray) -> No
                          f"mask {mask[i].tolist()}")
 
 
+def random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n,) one uniformly random legal action per row of a (n, A) 0/1 mask."""
+    return (rng.random(mask.shape) * mask).argmax(1)
+
+
 class BoardGame:
     """`num_envs` games; subclasses define the board shape, where a move lands and wins."""
 

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from envs.board import random_legal
+
 
 class TurnGame(Protocol):
     """A batch of `num_envs` turn-based games: the one multi-agent interface of ludus
@@ -129,8 +131,7 @@ class Versus(gym.vector.VectorEnv):
             live = rows[plies > ply]
             if not len(live):
                 break
-            mask = self.game.action_mask()[live].astype(float)
-            choice = (self.rng.random(mask.shape) * mask).argmax(1)  # uniform over legal
+            choice = random_legal(self.game.action_mask()[live], self.rng)
             _, term, trunc = self.game.play(choice, live)
             if (term | trunc).any():
                 self.game.reset(live[term | trunc])

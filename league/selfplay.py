@@ -24,6 +24,7 @@ import numpy as np
 import envs
 from agents import CheckpointError, RunConfig, Trainer
 from agents.checkpoint import atomic_write_text
+from envs.board import random_legal
 from league.arena import Seated, load_player
 
 
@@ -43,6 +44,9 @@ class SelfPlayConfig:
     opening_moves: int = 0
     """Start training games after 0..this many random moves (variety against collapse onto
     one line of play); evaluation games always start from the initial position."""
+    opponent_epsilon: float = 0.0
+    """Probability that an opponent plays a uniformly random legal move instead of its own:
+    lines its policy never plays get visited, and the learner must answer them."""
     eval_opponent: str = "random"
     """Bot (or checkpoint) the greedy learner is evaluated against."""
 
@@ -51,8 +55,9 @@ class SelfPlayConfig:
         if self.snapshot_every <= 0 or self.pool_size <= 0:
             raise ValueError(f"snapshot_every and pool_size must be positive, got "
                              f"{self.snapshot_every} and {self.pool_size}")
-        if not 0.0 <= self.latest_prob <= 1.0:
-            raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
+        for name in ("latest_prob", "opponent_epsilon"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 class OpponentPool:
@@ -109,12 +114,16 @@ class OpponentPool:
         self._forget()
 
     def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Each env's own opponent answers (sampling, not greedy)."""
+        """Each env's own opponent answers (sampling, not greedy; a random legal move with
+        probability opponent_epsilon)."""
         actions = np.zeros(len(rows), dtype=np.int64)
         for member in np.unique(self.seat_of[rows]):
             sel = np.flatnonzero(self.seat_of[rows] == member)
             actions[sel] = self.seated[int(member)].act_rows({k: v[sel] for k, v in obs.items()},
                                                              rows[sel])
+        explore = self.rng.random(len(rows)) < self.cfg.opponent_epsilon
+        if explore.any():
+            actions[explore] = random_legal(obs["action_mask"][explore], self.rng)
         return actions
 
 

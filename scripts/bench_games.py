@@ -28,6 +28,7 @@ import tyro
 import envs
 from agents import split_config
 from agents.registry import load_config_file, make_agent
+from envs.board import random_legal
 from league.selfplay import selfplay_trainer, split_selfplay
 
 
@@ -63,7 +64,7 @@ def raw_ludus(num_envs: int, seconds: float) -> float:
     def step() -> int:
         game.observation()
         mask = game.action_mask()
-        _, _, done = game.step((rng.random(mask.shape) * mask).argmax(1))
+        _, _, done = game.step(random_legal(mask, rng))
         if done.any():
             game.reset(np.flatnonzero(done))
         return num_envs

@@ -138,3 +138,15 @@ def test_shipped_selfplay_sections_parse():
         split_config(data, name)
     with pytest.raises(ValueError, match="unknown key 'opening'"):
         split_selfplay({"selfplay": {"opening": 3}})
+
+
+def test_opponent_epsilon_plays_random_legal_moves():
+    pool = OpponentPool(64, SelfPlayConfig(opponent_epsilon=1.0), seed=0)
+    pool.add(Stub("a"), "a")  # would always answer ord("a"), an illegal move here
+    pool.start(np.arange(64))
+    mask = np.zeros((64, 7), dtype=np.int8)
+    mask[:, [1, 4]] = 1
+    actions = pool.act_rows({"action_mask": mask}, np.arange(64))
+    assert set(actions.tolist()) == {1, 4}
+    with pytest.raises(ValueError, match="opponent_epsilon"):
+        SelfPlayConfig(opponent_epsilon=-0.1).validate()
