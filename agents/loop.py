@@ -209,41 +209,59 @@ class Trainer:
             self.env.close()
             self.tracker.close()
 
-    def _loop(self) -> dict[str, Any]:
-        run, agent, env = self.run, self.agent, self.env
+    def begin(self) -> None:
+        """Reset the envs and the episode counters (train() calls it; a league steps its
+        learners itself with begin() and advance())."""
         n = self.cfg.num_envs
-        obs, _ = env.reset(seed=int(self.rng.integers(2**31)))
-        ep_return, ep_length = np.zeros(n), np.zeros(n, dtype=np.int64)
-        finished: list[tuple[float, int]] = []
-        metrics: dict[str, float] = {}
+        self.obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
+        self.ep_return, self.ep_length = np.zeros(n), np.zeros(n, dtype=np.int64)
+        self.finished: list[tuple[float, int]] = []  # (return, length) since the last log
+        self.metrics: dict[str, float] = {}  # update metrics since the last log
+
+    def advance(self) -> bool:
+        """Every env steps once, then the agent learns if it is ready; True after an update."""
+        agent = self.agent
+        actions = agent.act(self.obs)
+        next_obs, reward, terminated, truncated, info = self.env.step(actions)
+        ended = terminated | truncated
+        agent.observe(Step(self.obs, actions, reward, terminated, truncated, next_obs,
+                           final_observation(next_obs, info, ended)))
+        self.obs = next_obs
+        self.ep_return += reward
+        self.ep_length += 1
+        if ended.any():
+            self.finished += [(self.ep_return[i], self.ep_length[i]) for i in np.flatnonzero(ended)]
+            self.ep_return[ended], self.ep_length[ended] = 0.0, 0
+        if not agent.ready():
+            return False
+        self.metrics.update(agent.update())
+        if self.on_update is not None:
+            self.on_update(self, self.metrics)
+        return True
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Mean return and length of the episodes finished since the last call."""
+        if not self.finished:
+            return {}
+        out = {"charts/episodic_return": float(np.mean([r for r, _ in self.finished])),
+               "charts/episodic_length": float(np.mean([k for _, k in self.finished]))}
+        self.finished = []
+        return out
+
+    def _loop(self) -> dict[str, Any]:
+        run, agent = self.run, self.agent
+        self.begin()
         start, last_log, steps_at_log = time.perf_counter(), self.global_step, self.global_step
         time_at_log = self.train_seconds
         while (p := self.progress(start)) < 1.0:
             agent.progress = p
-            actions = agent.act(obs)
-            next_obs, reward, terminated, truncated, info = env.step(actions)
-            ended = terminated | truncated
-            agent.observe(Step(obs, actions, reward, terminated, truncated, next_obs,
-                               final_observation(next_obs, info, ended)))
-            obs = next_obs
-            ep_return += reward
-            ep_length += 1
-            if ended.any():
-                finished += [(ep_return[i], ep_length[i]) for i in np.flatnonzero(ended)]
-                ep_return[ended], ep_length[ended] = 0.0, 0
-            if agent.ready():
-                metrics.update(agent.update())
-                if self.on_update is not None:
-                    self.on_update(self, metrics)
+            self.advance()
             if self.global_step - last_log >= run.log_every:
                 elapsed = self.train_seconds + time.perf_counter() - start
-                metrics["perf/sps"] = (self.global_step - steps_at_log) / max(
-                    elapsed - time_at_log, 1e-9)
-                if finished:
-                    metrics["charts/episodic_return"] = float(np.mean([r for r, _ in finished]))
-                    metrics["charts/episodic_length"] = float(np.mean([k for _, k in finished]))
+                metrics = {**self.metrics, **self.episode_metrics(), "perf/sps": (
+                    self.global_step - steps_at_log) / max(elapsed - time_at_log, 1e-9)}
                 self.tracker.log(metrics, self.global_step)
-                metrics, finished = {}, []
+                self.metrics = {}
                 last_log, steps_at_log, time_at_log = self.global_step, self.global_step, elapsed
             due_eval = run.eval_every and self.global_step >= self.next_eval
             due_ckpt = run.checkpoint_every and self.global_step >= self.next_checkpoint
@@ -312,19 +330,21 @@ class Trainer:
         """Write the current weights as a checkpoint without training state (a snapshot)."""
         return save_checkpoint(path, self.agent.net, self.meta())
 
-    def save(self) -> Path:
-        """Write checkpoints/step_<N> atomically, repoint `latest`, prune old ones."""
-        run = self.run
-        checkpoints = self.run_path / "checkpoints"
+    def save_state(self, path: Path) -> Path:
+        """Write a checkpoint with everything --resume needs (optimizer, RNG, loop counters)."""
         loop = {"rng": self.rng.bit_generator.state, "train_seconds": self.train_seconds,
                 "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
                 "best_eval": self.best_eval,
                 "wandb_run_id": self.tracker.wandb_run_id}
-        path = save_checkpoint(checkpoints / f"step_{self.global_step:09d}", self.agent.net,
-                               self.meta(),
+        return save_checkpoint(path, self.agent.net, self.meta(),
                                {"agent": self.agent.train_state(), "loop": loop})
+
+    def save(self) -> Path:
+        """Write checkpoints/step_<N> atomically, repoint `latest`, prune old ones."""
+        checkpoints = self.run_path / "checkpoints"
+        path = self.save_state(checkpoints / f"step_{self.global_step:09d}")
         point_latest(checkpoints, path)
-        for old in sorted(checkpoints.glob("step_*"))[: -run.keep_checkpoints]:
+        for old in sorted(checkpoints.glob("step_*"))[: -self.run.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
         return path
 
