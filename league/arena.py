@@ -12,6 +12,7 @@ import torch
 
 import envs
 from agents import load_policy
+from envs.board import random_legal
 from league.bots import is_bot, make_bot
 
 
@@ -48,6 +49,55 @@ class Seated:
         actions, part = self.player.act(obs, part, deterministic=self.deterministic)
         for h, new in zip(self.state, part, strict=True):
             h[:, index] = new
+        return actions
+
+
+class SeatedOpponents:
+    """Each env's opponent is chosen when a game starts there, seated with fresh memory, and
+    answers only for its own envs; a player no env sits with any more is let go. Subclasses
+    say how to choose (`choose`) and where a chosen key's player comes from (`player`)."""
+
+    def __init__(self, num_envs: int, epsilon: float = 0.0, seed: int = 0) -> None:
+        """`epsilon`: probability that an opponent plays a uniformly random legal move instead
+        (lines its policy never plays get visited)."""
+        self.num_envs, self.epsilon = num_envs, epsilon
+        self.rng = np.random.default_rng(seed)
+        self.seat_of = np.full(num_envs, None, dtype=object)  # (N,) key of each env's opponent
+        self.seated: dict[Any, Seated] = {}
+
+    def choose(self, count: int) -> list[Any]:
+        """Keys of the opponents of `count` new games."""
+        raise NotImplementedError
+
+    def player(self, key: Any) -> Any:
+        """The player (policy or bot) for a chosen key."""
+        raise NotImplementedError
+
+    def start(self, rows: np.ndarray) -> None:
+        """Choose the opponents of new games in `rows` and reset their memory there."""
+        keys = self.choose(len(rows))
+        for i, key in zip(rows, keys, strict=True):
+            self.seat_of[i] = key
+        for key in set(keys):
+            if key not in self.seated:
+                self.seated[key] = Seated(self.player(key), self.num_envs)
+            self.seated[key].start(rows)
+        in_use = set(self.seat_of.tolist())
+        for key in [k for k in self.seated if k not in in_use]:
+            del self.seated[key]
+
+    def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+        """Each env's own opponent answers (sampling, not greedy)."""
+        actions = np.zeros(len(rows), dtype=np.int64)
+        keys = self.seat_of[rows]
+        for key in set(keys.tolist()):
+            sel = np.flatnonzero(keys == key)
+            actions[sel] = self.seated[key].act_rows({k: v[sel] for k, v in obs.items()},
+                                                     rows[sel])
+        if self.epsilon:
+            explore = self.rng.random(len(rows)) < self.epsilon
+            if explore.any():
+                actions[explore] = random_legal(obs["action_mask"][explore], self.rng)
         return actions
 
 

@@ -24,8 +24,7 @@ import numpy as np
 import envs
 from agents import CheckpointError, RunConfig, Trainer
 from agents.checkpoint import atomic_write_text
-from envs.board import random_legal
-from league.arena import Seated, load_player
+from league.arena import Seated, SeatedOpponents, load_player
 
 
 @dataclass
@@ -60,7 +59,7 @@ class SelfPlayConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
-class OpponentPool:
+class OpponentPool(SeatedOpponents):
     """Frozen players; each env's opponent is drawn when a game starts there.
 
     Members have ids that never change; a member dropped from the pool stays seated in the
@@ -68,63 +67,48 @@ class OpponentPool:
     """
 
     def __init__(self, num_envs: int, cfg: SelfPlayConfig, seed: int = 0) -> None:
-        self.cfg, self.num_envs = cfg, num_envs
-        self.rng = np.random.default_rng(seed)
-        self.seated: dict[int, Seated] = {}  # id -> player, while any env may use it
+        super().__init__(num_envs, cfg.opponent_epsilon, seed)
+        self.cfg = cfg
+        self.players: dict[int, Any] = {}  # id -> player, for members new games may draw
         self.names: dict[int, str] = {}
         self.active: list[int] = []  # ids that new games may draw, oldest first
         self.fixed: set[int] = set()
-        self.seat_of = np.full(num_envs, -1, dtype=np.int64)  # (N,) member id per env
         self._next_id = 0
 
     @property
     def members(self) -> list[Any]:
         """The players new games may draw, oldest first."""
-        return [self.seated[i].player for i in self.active]
+        return [self.players[i] for i in self.active]
 
     def add(self, player: Any, name: str, fixed: bool = False) -> None:
         """Add a frozen player; beyond pool_size the oldest non-fixed one retires."""
         member = self._next_id
         self._next_id += 1
-        self.seated[member], self.names[member] = Seated(player, self.num_envs), name
+        self.players[member], self.names[member] = player, name
         self.active.append(member)
         if fixed:
             self.fixed.add(member)
         copies = [i for i in self.active if i not in self.fixed]
         if len(copies) > self.cfg.pool_size:
             self.active.remove(copies[0])
-            self._forget()
+            del self.players[copies[0]]
 
-    def _forget(self) -> None:
-        """Drop retired players no env is playing any more."""
-        for member in list(self.seated):
-            if member not in self.active and not (self.seat_of == member).any():
-                del self.seated[member], self.names[member]
-
-    def start(self, rows: np.ndarray) -> None:
-        """Choose the opponents of new games in `rows` and reset their memory there."""
+    def choose(self, count: int) -> list[int]:
+        """The newest member with probability latest_prob, else a uniform draw."""
         if not self.active:
             raise RuntimeError("the opponent pool is empty: add a player before playing")
-        pick = np.asarray(self.active)[self.rng.integers(len(self.active), size=len(rows))]
-        newest = self.active[-1]
-        self.seat_of[rows] = np.where(self.rng.random(len(rows)) < self.cfg.latest_prob,
-                                      newest, pick)
-        for seated in self.seated.values():
-            seated.start(rows)
-        self._forget()
+        pick = np.asarray(self.active)[self.rng.integers(len(self.active), size=count)]
+        latest = self.rng.random(count) < self.cfg.latest_prob
+        return np.where(latest, self.active[-1], pick).tolist()
 
-    def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Each env's own opponent answers (sampling, not greedy; a random legal move with
-        probability opponent_epsilon)."""
-        actions = np.zeros(len(rows), dtype=np.int64)
-        for member in np.unique(self.seat_of[rows]):
-            sel = np.flatnonzero(self.seat_of[rows] == member)
-            actions[sel] = self.seated[int(member)].act_rows({k: v[sel] for k, v in obs.items()},
-                                                             rows[sel])
-        explore = self.rng.random(len(rows)) < self.cfg.opponent_epsilon
-        if explore.any():
-            actions[explore] = random_legal(obs["action_mask"][explore], self.rng)
-        return actions
+    def player(self, key: int) -> Any:
+        return self.players[key]
+
+    def start(self, rows: np.ndarray) -> None:
+        """Seat new games' opponents; forget the names of retired members no game uses."""
+        super().start(rows)
+        for member in [m for m in self.names if m not in self.players and m not in self.seated]:
+            del self.names[member]
 
 
 def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[str, Any],

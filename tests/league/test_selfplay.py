@@ -113,7 +113,7 @@ def test_recurrent_learner_and_opponents_run(tmp_path):
     trainer = selfplay_trainer(run, cfg, SelfPlayConfig(snapshot_every=1))
     assert trainer.train()["global_step"] == 1024
     pool = trainer.pool
-    state = pool.seated[pool.active[-1]].state
+    state = next(iter(pool.seated.values())).state
     assert state is not None and state[0].shape == (1, 8, 64)
 
 

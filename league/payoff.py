@@ -1,0 +1,96 @@
+"""The payoff matrix of a league (AlphaStar, Vinyals et al. 2019): decayed win/draw/loss/game
+counters per ordered pair of players, and the win rates that drive matchmaking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+OUTCOMES = ("win", "draw", "loss")
+
+
+class Payoff:
+    """Counters indexed by player ids; `counts[i, j] = (wins, draws, losses, games)` of i
+    against j. Before each new result the pair's counters are multiplied by `decay`, so
+    recent games weigh more (AlphaStar's pseudocode used 0.99)."""
+
+    def __init__(self, decay: float = 0.99, min_games: float = 0.0) -> None:
+        if not 0.0 < decay <= 1.0:
+            raise ValueError(f"payoff decay must be in (0, 1], got {decay}")
+        self.decay, self.min_games = decay, min_games
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.counts = np.zeros((0, 0, 4))  # (P, P, 4): wins, draws, losses, games
+
+    def add(self, player: str) -> None:
+        """A new player with no games."""
+        if player in self.index:
+            raise ValueError(f"player {player!r} is already in the payoff matrix")
+        self.index[player] = len(self.ids)
+        self.ids.append(player)
+        p = len(self.ids)
+        counts = np.zeros((p, p, 4))
+        counts[: p - 1, : p - 1] = self.counts
+        self.counts = counts
+
+    def _idx(self, player: str) -> int:
+        try:
+            return self.index[player]
+        except KeyError:
+            raise KeyError(f"player {player!r} is not in the payoff matrix") from None
+
+    def update(self, home: str, away: str, outcome: str) -> None:
+        """Record one game of `home` against `away`: outcome "win", "draw" or "loss" for home."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+        i, j = self._idx(home), self._idx(away)
+        self.counts[i, j] *= self.decay
+        self.counts[j, i] *= self.decay
+        k = OUTCOMES.index(outcome)
+        self.counts[i, j, k] += 1
+        self.counts[j, i, 2 - k] += 1
+        self.counts[i, j, 3] += 1
+        self.counts[j, i, 3] += 1
+
+    def win_rate(self, home: str, away: Sequence[str]) -> np.ndarray:
+        """(len(away),) win rates of `home`, a draw counting half; 0.5 where fewer than
+        min_games (decayed) games were played, or none."""
+        i = self._idx(home)
+        c = self.counts[i, [self._idx(a) for a in away]].reshape(-1, 4)
+        games = c[:, 3]
+        played = (games > 0) & (games >= self.min_games)
+        rate = (c[:, 0] + 0.5 * c[:, 1]) / np.where(played, games, 1.0)
+        return np.where(played, rate, 0.5)
+
+    def matrix(self) -> np.ndarray:
+        """(P, P) win rates of every row player against every column player."""
+        return np.stack([self.win_rate(p, self.ids) for p in self.ids]) if self.ids else \
+            np.zeros((0, 0))
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready contents."""
+        return {"decay": self.decay, "min_games": self.min_games, "ids": self.ids,
+                "counts": self.counts.round(6).tolist()}
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> Payoff:
+        """Inverse of state_dict."""
+        payoff = cls(data["decay"], data["min_games"])
+        for player in data["ids"]:
+            payoff.add(player)
+        counts = np.asarray(data["counts"], dtype=np.float64).reshape(len(payoff.ids),
+                                                                      len(payoff.ids), 4)
+        payoff.counts = counts
+        return payoff
+
+
+def elo_update(ratings: dict[str, float], home: str, away: str, outcome: str,
+               k: float = 16.0) -> None:
+    """Elo after one game (a draw scores half): ratings are for people; the payoff matrix,
+    not the rating, drives matchmaking."""
+    expected = 1.0 / (1.0 + 10 ** ((ratings[away] - ratings[home]) / 400.0))
+    delta = k * ({"win": 1.0, "draw": 0.5, "loss": 0.0}[outcome] - expected)
+    ratings[home] += delta
+    ratings[away] -= delta
