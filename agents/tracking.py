@@ -7,6 +7,7 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,19 @@ class Tracker:
                 self.wandb.log_video(key, path, step)
             except Exception as exc:
                 self.message(f"video not logged: {exc}")
+
+    def log_media(self, make: Callable[[Any], dict[str, Any]], step: int) -> None:
+        """Log wandb objects (images, tables) built by make(wandb module), when wandb is on."""
+        if self.wandb is not None:
+            try:
+                self.wandb.run.log(make(self.wandb.wandb), step=step)
+            except Exception as exc:
+                self.message(f"media not logged: {exc}")
+
+    def show(self, renderable: Any) -> None:
+        """Print a rich renderable (such as a summary table) on the console, if there is one."""
+        if self.console is not None:
+            self.console.progress.console.print(renderable)
 
     def message(self, text: str) -> None:
         """A human-readable note: console when present, else a warning."""

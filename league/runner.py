@@ -1,0 +1,410 @@
+"""Train a league on one machine: every learner (main agents, main exploiters, league
+exploiters) takes turns collecting one rollout against opponents chosen by the coordinator's
+matchmaking and learning from it; finished games report to the payoff; each role's rule
+takes snapshots and resets; every interval the main agents are evaluated, everything is
+tracked and the whole league is saved so that a killed run resumes where it was saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import envs
+from agents import RunConfig, Trainer, split_config
+from agents.checkpoint import load_weights
+from agents.registry import CONFIG_DIR, load_config_file, make_agent
+from agents.tracking import Tracker, WandbConfig
+from league.arena import SeatedOpponents, load_player, play_match
+from league.coordinator import League, LeagueError, learner_ids
+from league.dashboard import heatmap, payoff_rows, summary_table
+from league.matchmaking import MatchmakingConfig, Player
+from league.payoff import Payoff
+from league.selfplay import SelfPlayConfig, split_selfplay
+from league.snapshots import SnapshotStore, freeze_files
+
+
+@dataclass
+class LeagueConfig:
+    """A league run: the game, its members, the budget, matchmaking and tracking."""
+
+    env_id: str = "connect_four"
+    """Two-player zero-sum game: connect_four, tictactoe, spiel:<game>, pettingzoo:<env>."""
+    config: str | None = None
+    """Learners' hyperparameters: a config name or YAML file (default: the game's shipped
+    self-play config, e.g. ppo_connect_four, whose opening_moves and opponent_epsilon apply)."""
+    main_agents: int = 1
+    """Main agents (never reset; the league's product)."""
+    main_exploiters: int = 1
+    """Main exploiters (train against the main agents; reset after each snapshot)."""
+    league_exploiters: int = 2
+    """League exploiters (PFSP over the whole league)."""
+    fixed: tuple[str, ...] = ()
+    """Frozen members from outside: bot names or checkpoint paths, rated like the rest."""
+    init: str | None = None
+    """Checkpoint every learner starts from and resets to (default: one random init)."""
+    minutes: float | None = None
+    """Wall-clock budget (default 30 minutes unless --total-timesteps is given)."""
+    total_timesteps: int | None = None
+    """Env steps of all learners together."""
+    interval_steps: int = 500_000
+    """Evaluate, track and save the league every this many steps (a crash loses at most one)."""
+    eval_bots: tuple[str, ...] | None = None
+    """Bots the main agents play every interval (default: random plus the game's strongest)."""
+    eval_games: int = 100
+    """Games per main agent and bot at each evaluation (both seats)."""
+    matchmaking: MatchmakingConfig = field(default_factory=MatchmakingConfig)
+    """Matchmaking and snapshot rules."""
+    payoff_decay: float = 0.99
+    """Payoff counters are multiplied by this before each new result of a pair."""
+    min_games: float = 5.0
+    """A pair's win rate counts after this many (decayed) games; before, it is 0.5."""
+    elo_k: float = 16.0
+    """Elo K factor (ratings are for people; the payoff drives matchmaking)."""
+    snapshot_cache: int = 8
+    """Frozen players kept in memory (the rest load from disk when drawn)."""
+    seed: int = 1
+    """Seed of the initial parameters, matchmaking and games."""
+    device: str = "cpu"
+    """cpu, cuda, or auto."""
+    torch_threads: int = 1
+    """torch intra-op threads."""
+    league_dir: str = "leagues"
+    """Parent folder of league folders."""
+    name: str | None = None
+    """League folder name (default <game>__league__<seed>__<time>)."""
+    track: bool = False
+    """Log to Weights & Biases (honours WANDB_MODE=offline)."""
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """Weights & Biases settings."""
+    console: bool = True
+    """Progress bar and a summary table every interval."""
+
+    def validate(self) -> None:
+        """Raise ValueError with the offending setting."""
+        self.matchmaking.validate()
+        learner_ids(self.counts())
+        for name in ("interval_steps", "eval_games", "snapshot_cache"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"minutes must be positive, got {self.minutes}")
+        if self.total_timesteps is not None and self.total_timesteps <= 0:
+            raise ValueError(f"total_timesteps must be positive, got {self.total_timesteps}")
+
+    def counts(self) -> dict[str, int]:
+        """Learners per role."""
+        return {"main_agent": self.main_agents, "main_exploiter": self.main_exploiters,
+                "league_exploiter": self.league_exploiters}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"main_agents": 1, "main_exploiters": 1, "league_exploiters": 1, "minutes": 3.0,
+             "interval_steps": 100_000, "eval_games": 50,
+             "matchmaking": {"main_snapshot_steps": 50_000, "exploiter_min_steps": 25_000,
+                             "exploiter_max_steps": 100_000}},
+}
+
+
+def default_eval_bots(game: str) -> tuple[str, ...]:
+    """random, plus the strongest bot the game has."""
+    return {"connect_four": ("random", "alphabeta:2"),
+            "tictactoe": ("random", "minimax")}.get(game, ("random",))
+
+
+def learner_configs(cfg: LeagueConfig) -> tuple[str, Any, SelfPlayConfig]:
+    """(algorithm, algorithm config, self-play settings) of the learners."""
+    name = cfg.config
+    if name is None:
+        shipped = f"ppo_{cfg.env_id.removeprefix('spiel:')}"
+        name = shipped if (CONFIG_DIR / f"{shipped}.yaml").exists() else None
+    data = load_config_file(name) if name else {"algo": "ppo"}
+    data, selfplay = split_selfplay(data, name or "config")
+    data = {k: v for k, v in data.items() if k not in ("minutes", "total_timesteps", "env_id")}
+    run, algo_cfg = split_config(data, name or "config")
+    return run.algo, algo_cfg, selfplay
+
+
+def stored_config(folder: Path | str, overrides: dict[str, Any] | None = None) -> LeagueConfig:
+    """The LeagueConfig a league folder was started with, with `overrides` (e.g. a new
+    budget) applied."""
+    from agents.registry import from_dict
+
+    league = League.load(folder)
+    data = {**league.extra.get("config", {}), **(overrides or {})}
+    return from_dict(LeagueConfig, data, f"{Path(folder) / 'league.json'}: config")
+
+
+class LeagueSeats(SeatedOpponents):
+    """The opponents of one learner's games, each chosen by the league's matchmaking when the
+    game starts; learners sit with their current parameters, frozen members come from the
+    snapshot store."""
+
+    def __init__(self, runner: LeagueRunner, learner: str, num_envs: int, epsilon: float,
+                 seed: int) -> None:
+        super().__init__(num_envs, epsilon, seed)
+        self.runner, self.learner = runner, learner
+
+    def choose(self, count: int) -> list[str]:
+        return [self.runner.league.get_match(self.learner) for _ in range(count)]
+
+    def player(self, key: str) -> Any:
+        return self.runner.opponent(key)
+
+
+class Results(gym.vector.VectorWrapper):
+    """Reports each finished game of a learner (opponent, seat, outcome by the sign of its
+    return) to `report`."""
+
+    def __init__(self, env: envs.Versus, seats: LeagueSeats,
+                 report: Callable[[str, int, str], None]) -> None:
+        super().__init__(env)
+        self.versus, self.seats, self.report = env, seats, report
+        self.returns = np.zeros(env.num_envs)
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.returns[:] = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, actions: Any) -> Any:
+        seat, away = self.versus.learner_seat.copy(), self.seats.seat_of.copy()
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        self.returns += reward
+        for i in np.flatnonzero(terminated | truncated):
+            r = self.returns[i]
+            self.report(away[i], int(seat[i]), "win" if r > 0 else "loss" if r < 0 else "draw")
+            self.returns[i] = 0.0
+        return obs, reward, terminated, truncated, info
+
+
+class LeagueRunner:
+    """One league folder, trained in this process."""
+
+    def __init__(self, cfg: LeagueConfig, resume: Path | str | None = None) -> None:
+        """A new league from `cfg`, or with `resume` the league saved in that folder (its
+        stored settings, with cfg's budget)."""
+        self.cfg = cfg
+        if resume is not None:
+            self.folder = Path(resume)
+            self.league = League.load(self.folder)
+        else:
+            cfg.validate()
+            name = cfg.name or f"{cfg.env_id.replace(':', '_')}__league__{cfg.seed}__{int(time.time())}"
+            self.folder = Path(cfg.league_dir) / name
+            if (self.folder / "league.json").exists():
+                raise LeagueError(f"{self.folder} already holds a league: resume it with --resume")
+            self.league = League(self.folder, cfg.env_id, cfg.matchmaking,
+                                 Payoff(cfg.payoff_decay, cfg.min_games), cfg.seed, cfg.elo_k)
+        game = envs.make_game(cfg.env_id, 1)
+        if game.num_players != 2:
+            raise ValueError(f"a league needs a two-player zero-sum game; {cfg.env_id} has "
+                             f"{game.num_players} players")
+        self.algo, self.algo_cfg, self.selfplay = learner_configs(cfg)
+        self.store = SnapshotStore(self.folder, cfg.snapshot_cache, cfg.seed)
+        self.eval_bots = cfg.eval_bots or default_eval_bots(cfg.env_id)
+        self.trainers: dict[str, Trainer] = {}
+        self.live: dict[str, Any] = {}
+        if resume is None:
+            self._create()
+        else:
+            for player in self.league.learners():
+                self._add_learner(player, self.folder / player.checkpoint)
+        self.tracker = Tracker(self.folder, self.folder.name,
+                               {"league": dataclasses.asdict(cfg),
+                                "algo": dataclasses.asdict(self.algo_cfg)},
+                               console=cfg.console, total=cfg.total_timesteps,
+                               wandb=cfg.wandb if cfg.track else None,
+                               wandb_run_id=self.league.extra.get("wandb_run_id"))
+
+    # --- members ---------------------------------------------------------------------------
+    def _create(self) -> None:
+        cfg, league = self.cfg, self.league
+        for spec in cfg.fixed:
+            load_player(spec)  # fail now, with the loader's message, not mid-run
+            league.add(Player(spec, "fixed", checkpoint=spec))
+        init = None
+        for learner, role in learner_ids(cfg.counts()):
+            player = league.add(Player(learner, role))
+            self._add_learner(player, init or (Path(cfg.init) if cfg.init else None))
+            if init is None:  # one starting model for everyone (not fresh random opponents)
+                init = self.trainers[learner].save_policy(self.folder / "init")
+                freeze_files(init)
+        for main in league.learners("main_agent"):
+            league.add(Player(f"{main.id}.init", "snapshot", main.id, "init", main.rating))
+        self._save()
+
+    def _add_learner(self, player: Player, weights: Path | None) -> None:
+        run = RunConfig(algo=self.algo, env_id=self.cfg.env_id, seed=self.cfg.seed + len(self.trainers),
+                        device=self.cfg.device, torch_threads=self.cfg.torch_threads,
+                        eval_every=0, checkpoint_every=0, run_dir=str(self.folder / "learners"),
+                        run_name=player.id, console=False)
+        resume = weights if weights is not None and (weights / "train_state.json").exists() \
+            else None
+        trainer = Trainer(run, self.algo_cfg, self._env_factory(player.id), resume_from=resume)
+        if weights is not None and resume is None:
+            load_weights(trainer.agent.net, weights)
+        self.trainers[player.id] = trainer
+        self.live[player.id] = trainer.policy()
+        trainer.agent.net.train()  # Policy() switched it to eval mode; it keeps learning
+
+    def _env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
+        def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Results:
+            seats = LeagueSeats(self, learner, num_envs, self.selfplay.opponent_epsilon,
+                                seed or 0)
+            versus = envs.make(self.cfg.env_id, num_envs, seed, opponent=seats,
+                               opening_moves=self.selfplay.opening_moves)
+            return Results(versus, seats, lambda away, seat, outcome:
+                           self.league.report(learner, away, seat, outcome))
+        return make_env
+
+    def opponent(self, player_id: str) -> Any:
+        """A learner's current policy, or a frozen player from the store."""
+        if player_id in self.live:
+            return self.live[player_id]
+        return self.store.get(self.league.players[player_id])
+
+    def _snapshot(self, learner: str) -> None:
+        """Freeze the learner's parameters into a new member; reset it if its role says so."""
+        trainer, player = self.trainers[learner], self.league.players[learner]
+        relative = f"players/{learner}.{player.num_snapshots}"
+        freeze_files(trainer.save_policy(self.folder / relative))
+        self.league.snapshot(learner, relative)
+        if self.league.matchmaker.resets_after_snapshot(learner):
+            agent = trainer.agent
+            fresh = make_agent(trainer.run.algo, self.algo_cfg, trainer.env.single_observation_space,
+                               trainer.env.single_action_space, trainer.run.seed, trainer.device)
+            load_weights(agent.net, self.folder / "init")  # same net object: seats stay valid
+            agent.load_train_state(fresh.train_state())
+
+    # --- the loop --------------------------------------------------------------------------
+    def _budget_left(self, start: float) -> bool:
+        cfg, league = self.cfg, self.league
+        if cfg.total_timesteps is not None and league.total_steps >= cfg.total_timesteps:
+            return False
+        minutes = cfg.minutes if cfg.minutes is not None else (
+            None if cfg.total_timesteps is not None else 30.0)
+        seconds = league.extra.get("train_seconds", 0.0) + time.perf_counter() - start
+        return minutes is None or seconds < 60 * minutes
+
+    def train(self) -> dict[str, Any]:
+        """Train until the budget is spent; returns a summary (folder, steps, players)."""
+        start = time.perf_counter()
+        try:
+            for trainer in self.trainers.values():
+                trainer.begin()
+            next_save = self.league.total_steps + self.cfg.interval_steps
+            while self._budget_left(start):
+                for learner, trainer in self.trainers.items():
+                    before = trainer.global_step
+                    while not trainer.advance():
+                        pass
+                    player = self.league.players[learner]
+                    player.steps += trainer.global_step - before
+                    self.league.total_steps += trainer.global_step - before
+                    if self.league.matchmaker.snapshot_due(learner):
+                        self._snapshot(learner)
+                if self.tracker.console is not None:
+                    self.tracker.console.log({}, self.league.total_steps)
+                if self.league.total_steps >= next_save:
+                    start = self._interval(start)
+                    next_save += self.cfg.interval_steps
+            self._interval(start)
+        finally:
+            for trainer in self.trainers.values():
+                trainer.env.close()
+                trainer.tracker.close()
+            self.tracker.close()
+        return {"folder": str(self.folder), "total_steps": self.league.total_steps,
+                "players": len(self.league.players),
+                "main_agents": [str(self.folder / p.checkpoint)
+                                for p in self.league.learners("main_agent")]}
+
+    def _interval(self, start: float) -> float:
+        """Evaluate, track and save; returns the new start of the clock."""
+        self.league.extra["train_seconds"] = (self.league.extra.get("train_seconds", 0.0)
+                                              + time.perf_counter() - start)
+        step = self.league.total_steps
+        evaluation = self.evaluate()
+        metrics: dict[str, Any] = {**evaluation, "league/size": len(self.league.players),
+                                   "time/train_seconds": self.league.extra["train_seconds"]}
+        for learner, trainer in self.trainers.items():
+            own = {**trainer.metrics, **trainer.episode_metrics()}
+            trainer.metrics = {}
+            trainer.tracker.log(own, self.league.players[learner].steps)
+            metrics.update({f"{learner}/{k}": v for k, v in own.items()})
+        metrics.update({f"rating/{p.id}": p.rating for p in self.league.players.values()})
+        main = self.league.learners("main_agent")[0].id
+        frozen = self.league.matchmaker.frozen()
+        rates = self.league.payoff.win_rate(main, frozen)
+        metrics["league/pfsp_entropy"] = float(_entropy(rates, self.cfg.matchmaking.main_weighting))
+        self.tracker.log(metrics, step)
+        self.tracker.log_media(lambda wandb: self._media(wandb, main, frozen, rates), step)
+        self._save()
+        self.tracker.show(summary_table(self.league, evaluation))
+        return time.perf_counter()
+
+    def _media(self, wandb: Any, main: str, frozen: list[str], rates: np.ndarray) -> dict[str, Any]:
+        from league.matchmaking import pfsp_weights
+
+        columns, rows = payoff_rows(self.league)
+        probs = pfsp_weights(rates, self.cfg.matchmaking.main_weighting)
+        pfsp = wandb.Table(columns=["opponent", "probability"],
+                           data=[[f, float(p)] for f, p in zip(frozen, probs, strict=True)])
+        return {"league/payoff": wandb.Table(columns=columns, data=rows),
+                "league/payoff_heatmap": wandb.Image(heatmap(self.league.payoff.matrix())),
+                "league/pfsp": wandb.plot.bar(pfsp, "opponent", "probability",
+                                              title=f"PFSP of {main}")}
+
+    def evaluate(self) -> dict[str, float]:
+        """Main agents (greedy) against the evaluation bots, and their exact NashConv (and that
+        of the average of their snapshots) in OpenSpiel games."""
+        out: dict[str, float] = {}
+        game = self.cfg.env_id
+        for main in self.league.learners("main_agent"):
+            policy = self.live[main.id]
+            for bot in self.eval_bots:
+                result = play_match(game, policy, load_player(bot, seed=self.league.interval),
+                                    self.cfg.eval_games)
+                out[f"eval/{main.id}/vs_{bot}"] = result.score
+            if game.startswith("spiel:"):
+                from league.exploitability import average_nash_conv, nash_conv
+
+                out[f"eval/{main.id}/nash_conv"] = nash_conv(game, policy)
+                copies = [p for p in self.league.players.values()
+                          if p.role == "snapshot" and p.parent == main.id]
+                # read past the cache: one pass over every copy would empty it
+                out[f"eval/{main.id}/average_nash_conv"] = average_nash_conv(
+                    game, [load_player(self.store.path(p)) for p in copies])
+            policy.net.train()
+        return out
+
+    def _save(self) -> None:
+        """Learners' parameters and optimizers, then league.json (atomically); older learner
+        states are removed only after league.json points past them."""
+        tracker = getattr(self, "tracker", None)  # none yet while the league is created
+        self.league.extra["wandb_run_id"] = tracker.wandb_run_id if tracker else None
+        self.league.extra["config"] = dataclasses.asdict(self.cfg)
+        for learner, trainer in self.trainers.items():
+            relative = f"learners/{learner}/state_{self.league.interval:06d}"
+            trainer.save_state(self.folder / relative)
+            self.league.players[learner].checkpoint = relative
+        self.league.save()
+        for learner, player in ((p.id, p) for p in self.league.learners()):
+            for old in (self.folder / "learners" / learner).glob("state_*"):
+                if f"learners/{learner}/{old.name}" != player.checkpoint:
+                    shutil.rmtree(old, ignore_errors=True)
+
+
+def _entropy(rates: np.ndarray, weighting: str) -> float:
+    from league.matchmaking import pfsp_weights
+
+    p = pfsp_weights(rates, weighting)
+    return float(-(p * np.log(np.maximum(p, 1e-12))).sum())

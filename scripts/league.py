@@ -1,0 +1,73 @@
+"""Train an AlphaStar-style league: python scripts/league.py --env-id connect_four --minutes 60.
+
+Main agents, main exploiters and league exploiters learn against opponents chosen by
+prioritized fictitious self-play over the payoff matrix; snapshots, ratings and the payoff
+live in the league folder (leagues/<name>/league.json). `--preset tiny` is a small fast
+league; `--resume FOLDER` continues a league after a crash (with --minutes or
+--total-timesteps to extend its budget); `--track` logs to Weights & Biases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+# Run as a file, this script's folder comes first on sys.path and its own name would hide
+# the `league` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+import gymnasium as gym
+import tyro
+
+from agents import CheckpointError
+from agents.registry import from_dict
+from league.runner import PRESETS, LeagueConfig, LeagueRunner, stored_config
+
+
+def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:
+    """(config, folder to resume or None) from the command line."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset", choices=sorted(PRESETS))
+    pre.add_argument("--resume")
+    known, rest = pre.parse_known_args(argv)
+    if known.resume:
+        budget = argparse.ArgumentParser(description="resume a league")
+        budget.add_argument("--minutes", type=float)
+        budget.add_argument("--total-timesteps", type=int)
+        budget.add_argument("--no-console", action="store_true")
+        b = budget.parse_args(rest)
+        overrides: dict[str, Any] = {k: v for k, v in (("minutes", b.minutes),
+                                                        ("total_timesteps", b.total_timesteps))
+                                     if v is not None}
+        if b.no_console:
+            overrides["console"] = False
+        return stored_config(known.resume, overrides), known.resume
+    default = from_dict(LeagueConfig, PRESETS[known.preset]) if known.preset else LeagueConfig()
+    return tyro.cli(LeagueConfig, default=default, args=rest, description=__doc__), None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        cfg, resume = parse(argv)
+        summary = LeagueRunner(cfg, resume).train()
+    except (ValueError, CheckpointError, FileNotFoundError, ImportError, gym.error.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"league:      {summary['folder']}  ({summary['players']} players, "
+          f"{summary['total_steps']:,} steps)")
+    for path in summary["main_agents"]:
+        print(f"main agent:  {path}")
+    folder = summary["folder"]
+    print(f"watch it:    python scripts/watch.py {folder}\n"
+          f"play it:     python scripts/play.py {folder}\n"
+          f"evaluate:    python scripts/evaluate.py {summary['main_agents'][0]} "
+          f"--opponent random --games 200")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
