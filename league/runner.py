@@ -143,6 +143,23 @@ def stored_config(folder: Path | str, overrides: dict[str, Any] | None = None) -
     return from_dict(LeagueConfig, data, f"{Path(folder) / 'league.json'}: config")
 
 
+def check_two_player_zero_sum(env_id: str) -> None:
+    """Raise ValueError unless `env_id` is a two-player zero-sum game (what win rates and
+    PFSP assume; PettingZoo envs are trusted to be when they have two agents)."""
+    game = envs.make_game(env_id, 1)
+    if game.num_players != 2:
+        raise ValueError(f"a league needs a two-player zero-sum game; {env_id} has "
+                         f"{game.num_players} players")
+    spiel = getattr(game, "game", None)  # an OpenSpiel game says what its utilities are
+    if spiel is not None:
+        import pyspiel
+
+        utility = spiel.get_type().utility
+        if utility not in (pyspiel.GameType.Utility.ZERO_SUM,
+                           pyspiel.GameType.Utility.CONSTANT_SUM):
+            raise ValueError(f"a league needs a two-player zero-sum game; {env_id} is {utility}")
+
+
 class LeagueSeats(SeatedOpponents):
     """The opponents of one learner's games, each chosen by the league's matchmaking when the
     game starts; learners sit with their current parameters, frozen members come from the
@@ -203,10 +220,7 @@ class LeagueRunner:
                 raise LeagueError(f"{self.folder} already holds a league: resume it with --resume")
             self.league = League(self.folder, cfg.env_id, cfg.matchmaking,
                                  Payoff(cfg.payoff_decay, cfg.min_games), cfg.seed, cfg.elo_k)
-        game = envs.make_game(cfg.env_id, 1)
-        if game.num_players != 2:
-            raise ValueError(f"a league needs a two-player zero-sum game; {cfg.env_id} has "
-                             f"{game.num_players} players")
+        check_two_player_zero_sum(cfg.env_id)
         self.algo, self.algo_cfg, self.selfplay = learner_configs(cfg)
         self.store = SnapshotStore(self.folder, cfg.snapshot_cache, cfg.seed)
         self.eval_bots = cfg.eval_bots or default_eval_bots(cfg.env_id)

@@ -1,0 +1,186 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents import load_policy
+from league.coordinator import League, LeagueError
+from league.matchmaking import MatchmakingConfig, Player
+from league.payoff import Payoff
+from league.runner import LeagueConfig, LeagueRunner, stored_config
+from league.snapshots import SnapshotStore
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = """algo: ppo
+num_envs: 16
+num_steps: 16
+minibatch_size: 128
+update_epochs: 4
+learning_rate: 0.001
+ent_coef: 0.05
+net: {encoder: mlp, hidden: [32, 32], activation: relu}
+selfplay: {opening_moves: 2}
+"""
+FAST_RULES = MatchmakingConfig(main_snapshot_steps=2048, exploiter_min_steps=1024,
+                               exploiter_max_steps=2048)
+
+
+def tiny_config(tmp_path, **kw):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    base = dict(env_id="tictactoe", config=str(config), main_exploiters=1, league_exploiters=1,
+                total_timesteps=6000, interval_steps=2048, eval_games=20,
+                matchmaking=FAST_RULES, league_dir=str(tmp_path / "leagues"), name="t",
+                console=False)
+    return LeagueConfig(**{**base, **kw})
+
+
+def files_of(folder):
+    return {p: p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_league_trains_snapshots_and_saves(tmp_path):
+    runner = LeagueRunner(tiny_config(tmp_path, fixed=("random",)))
+    first = runner.folder / "players"
+    summary = runner.train()
+    league = League.load(summary["folder"])
+    roles = [p.role for p in league.players.values()]
+    assert roles.count("main_agent") == roles.count("main_exploiter") == 1
+    assert "fixed" in roles and roles.count("snapshot") >= 3
+    assert league.total_steps >= 6000 and league.interval >= 3
+    for player in league.players.values():
+        if player.role != "fixed":
+            load_policy(league.folder / player.checkpoint)  # every member loads
+    # snapshots are immutable: read-only, and a further run leaves their bytes alone
+    before = files_of(first)
+    assert all(not os.access(p, os.W_OK) for p in before if os.getuid() != 0)
+    LeagueRunner(stored_config(runner.folder, {"total_timesteps": 9000}), runner.folder).train()
+    after = files_of(first)
+    assert all(after[p] == data for p, data in before.items())
+    lines = [json.loads(x) for x in (runner.folder / "matchmaking.jsonl").read_text().splitlines()]
+    assert {"home", "away", "seat", "wins", "draws", "losses"} <= set(lines[0])
+    assert {x["seat"] for x in lines} == {0, 1}
+
+
+def test_lazy_loading_keeps_at_most_capacity(tmp_path):
+    runner = LeagueRunner(tiny_config(tmp_path, total_timesteps=2048))
+    path = runner.folder / "init"
+    store = SnapshotStore(runner.folder, capacity=2)
+    players = [Player(f"p{i}", "snapshot", checkpoint="init") for i in range(5)]
+    for player in players + players[-2:]:
+        store.get(player)
+        assert len(store.cache) <= 2
+    assert store.loads == 5  # the last two were still cached
+    assert store.get(Player("bot", "fixed", checkpoint="greedy")).__class__.__name__ == "GreedyBot"
+    assert path.exists()
+
+
+def test_save_crash_keeps_the_last_league_and_cuts_the_log(tmp_path, monkeypatch):
+    league = League(tmp_path, "tictactoe", MatchmakingConfig(), Payoff(decay=1.0))
+    for pid in ("a", "b"):
+        league.add(Player(pid, "main_agent" if pid == "a" else "fixed", checkpoint="random"))
+    league.report("a", "b", 0, "win")
+    league.save()
+    league.report("a", "b", 1, "loss")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing league.json")
+    monkeypatch.setattr("league.coordinator.atomic_write_text", crash)
+    with pytest.raises(KeyboardInterrupt):
+        league.save()  # the log got the second interval, league.json did not
+    assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 2
+    again = League.load(tmp_path)
+    assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 1
+    assert again.payoff.win_rate("a", ["b"])[0] == 1.0 and again.interval == 1
+
+
+def test_bad_league_input(tmp_path):
+    with pytest.raises(ValueError, match="at least one main agent"):
+        LeagueRunner(tiny_config(tmp_path, main_agents=0, main_exploiters=0, league_exploiters=0))
+    with pytest.raises(ValueError, match="snapshot_threshold must be in \\[0, 1\\], got 1.5"):
+        LeagueRunner(tiny_config(tmp_path, matchmaking=MatchmakingConfig(snapshot_threshold=1.5)))
+    with pytest.raises(ValueError, match="two-player zero-sum game; spiel:bargaining"):
+        LeagueRunner(tiny_config(tmp_path, env_id="spiel:bargaining"))
+    with pytest.raises(LeagueError, match="no league.json"):
+        League.load(tmp_path)
+    (tmp_path / "league.json").write_text(json.dumps({"format": "ludus-league", "version": 0}))
+    with pytest.raises(LeagueError, match="version 0, this ludus reads version 1"):
+        League.load(tmp_path)
+
+
+def test_script_errors_are_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "scripts/league.py", "--env-id", "tictactoe",
+                          "--matchmaking.snapshot-threshold", "2", "--league-dir", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: snapshot_threshold must be in [0, 1], got 2.0"
+
+
+def league_state(folder):
+    league = League.load(folder)  # a corrupt league.json would raise here
+    lines = [json.loads(x) for x in (folder / "matchmaking.jsonl").read_text().splitlines()]
+    logged = sum(x["wins"] + x["draws"] + x["losses"] for x in lines)
+    games = league.payoff.counts[..., 3].sum() / 2  # each game counted from both sides
+    assert all(x["interval"] < league.interval for x in lines)
+    for player in league.players.values():
+        if player.role != "fixed":
+            load_policy(folder / player.checkpoint)
+    return league, logged, games
+
+
+def test_kill_9_at_any_moment_then_resume_loses_at_most_an_interval(tmp_path):
+    config = tiny_config(tmp_path)
+    args = [sys.executable, "scripts/league.py", "--config", config.config, "--env-id",
+            "tictactoe", "--main-exploiters", "1", "--league-exploiters", "1",
+            "--total-timesteps", "1000000", "--interval-steps", "768", "--eval-games", "4",
+            "--payoff-decay", "1.0", "--matchmaking.main-snapshot-steps", "1024",
+            "--matchmaking.exploiter-min-steps", "512", "--matchmaking.exploiter-max-steps",
+            "1024", "--league-dir", str(tmp_path), "--name", "k", "--no-console"]
+    folder = tmp_path / "k"
+    rng = np.random.default_rng(0)
+    steps_before = 0
+    for attempt in range(3):
+        cmd = args if attempt == 0 else [sys.executable, "scripts/league.py", "--resume",
+                                         str(folder), "--total-timesteps", "1000000"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        deadline = time.time() + 90
+        start_interval = League.load(folder).interval if attempt else 0
+        while time.time() < deadline and proc.poll() is None:
+            if (folder / "league.json").exists() and League.load(folder).interval \
+                    >= start_interval + 2:
+                break
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 0.5)))  # mid-game or mid-save, wherever it falls
+        assert proc.poll() is None, proc.stderr.read().decode()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        league, logged, games = league_state(folder)
+        assert logged == pytest.approx(games)  # the log holds exactly the saved games
+        assert league.total_steps >= steps_before
+        steps_before = league.total_steps
+    out = subprocess.run([sys.executable, "scripts/league.py", "--resume", str(folder),
+                          "--total-timesteps", str(steps_before + 1500)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    league, logged, games = league_state(folder)
+    assert league.total_steps >= steps_before + 1500 and logged == pytest.approx(games)
+
+
+@pytest.mark.learning
+def test_tiny_tictactoe_league_rates_its_main_agent_above_random(tmp_path):
+    runner = LeagueRunner(tiny_config(tmp_path, fixed=("random",), total_timesteps=60_000,
+                                      interval_steps=20_000, eval_games=100))
+    runner.train()
+    league = League.load(runner.folder)
+    main, bot = league.players["main_agent_0"], league.players["random"]
+    assert main.rating > bot.rating + 100, (main.rating, bot.rating)
+    evals = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
+    scores = [e["eval/main_agent_0/vs_random"] for e in evals if "eval/main_agent_0/vs_random" in e]
+    assert scores[-1] > 0.8 and scores[-1] > scores[0], scores
