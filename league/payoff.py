@@ -23,6 +23,9 @@ class Payoff:
         self.ids: list[str] = []
         self.index: dict[str, int] = {}
         self.counts = np.zeros((0, 0, 4))  # (P, P, 4): wins, draws, losses, games
+        # Matchmaking asks for the same rows many times between two results (one draw per
+        # new game); the cache is dropped at every change.
+        self._cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     def add(self, player: str) -> None:
         """A new player with no games."""
@@ -34,6 +37,7 @@ class Payoff:
         counts = np.zeros((p, p, 4))
         counts[: p - 1, : p - 1] = self.counts
         self.counts = counts
+        self._cache.clear()
 
     def _idx(self, player: str) -> int:
         try:
@@ -46,6 +50,7 @@ class Payoff:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
         i, j = self._idx(home), self._idx(away)
+        self._cache.clear()
         self.counts[i, j] *= self.decay
         self.counts[j, i] *= self.decay
         k = OUTCOMES.index(outcome)
@@ -57,12 +62,16 @@ class Payoff:
     def win_rate(self, home: str, away: Sequence[str]) -> np.ndarray:
         """(len(away),) win rates of `home`, a draw counting half; 0.5 where fewer than
         min_games (decayed) games were played, or none."""
+        key = (home, tuple(away))
+        if key in self._cache:
+            return self._cache[key]
         i = self._idx(home)
         c = self.counts[i, [self._idx(a) for a in away]].reshape(-1, 4)
         games = c[:, 3]
         played = (games > 0) & (games >= self.min_games)
         rate = (c[:, 0] + 0.5 * c[:, 1]) / np.where(played, games, 1.0)
-        return np.where(played, rate, 0.5)
+        self._cache[key] = rate = np.where(played, rate, 0.5)
+        return rate
 
     def matrix(self) -> np.ndarray:
         """(P, P) win rates of every row player against every column player."""
@@ -83,6 +92,7 @@ class Payoff:
         counts = np.asarray(data["counts"], dtype=np.float64).reshape(len(payoff.ids),
                                                                       len(payoff.ids), 4)
         payoff.counts = counts
+        payoff._cache.clear()
         return payoff
 
 

@@ -71,6 +71,9 @@ class LeagueConfig:
     """Elo K factor (ratings are for people; the payoff drives matchmaking)."""
     snapshot_cache: int = 8
     """Frozen players kept in memory (the rest load from disk when drawn)."""
+    menu_size: int = 8
+    """Matches drawn per learner rollout; its new games take one of them each (see
+    LeagueSeats)."""
     seed: int = 1
     """Seed of the initial parameters, matchmaking and games."""
     device: str = "cpu"
@@ -92,7 +95,7 @@ class LeagueConfig:
         """Raise ValueError with the offending setting."""
         self.matchmaking.validate()
         learner_ids(self.counts())
-        for name in ("interval_steps", "eval_games", "snapshot_cache"):
+        for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.minutes is not None and self.minutes <= 0:
@@ -161,17 +164,29 @@ def check_two_player_zero_sum(env_id: str) -> None:
 
 
 class LeagueSeats(SeatedOpponents):
-    """The opponents of one learner's games, each chosen by the league's matchmaking when the
-    game starts; learners sit with their current parameters, frozen members come from the
-    snapshot store."""
+    """The opponents of one learner's games, chosen by the league's matchmaking; learners sit
+    with their current parameters, frozen members come from the snapshot store.
+
+    Each rollout draws a menu of `menu_size` matches and every game starting in it takes one
+    of them uniformly: each game's opponent still has the matchmaking distribution, but a
+    batch of games meets a few opponents (a few batched forward passes per move) instead of
+    one per game.
+    """
 
     def __init__(self, runner: LeagueRunner, learner: str, num_envs: int, epsilon: float,
-                 seed: int) -> None:
+                 seed: int, menu_size: int) -> None:
         super().__init__(num_envs, epsilon, seed)
-        self.runner, self.learner = runner, learner
+        self.runner, self.learner, self.menu_size = runner, learner, menu_size
+        self.menu: list[str] = []
+
+    def refresh(self) -> None:
+        """Draw the next rollout's matches."""
+        self.menu = [self.runner.league.get_match(self.learner) for _ in range(self.menu_size)]
 
     def choose(self, count: int) -> list[str]:
-        return [self.runner.league.get_match(self.learner) for _ in range(count)]
+        if not self.menu:
+            self.refresh()
+        return [self.menu[i] for i in self.rng.integers(len(self.menu), size=count)]
 
     def player(self, key: str) -> Any:
         return self.runner.opponent(key)
@@ -226,6 +241,7 @@ class LeagueRunner:
         self.eval_bots = cfg.eval_bots or default_eval_bots(cfg.env_id)
         self.trainers: dict[str, Trainer] = {}
         self.live: dict[str, Any] = {}
+        self.seats: dict[str, LeagueSeats] = {}
         if resume is None:
             self._create()
         else:
@@ -272,7 +288,8 @@ class LeagueRunner:
     def _env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
         def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Results:
             seats = LeagueSeats(self, learner, num_envs, self.selfplay.opponent_epsilon,
-                                seed or 0)
+                                seed or 0, self.cfg.menu_size)
+            self.seats[learner] = seats
             versus = envs.make(self.cfg.env_id, num_envs, seed, opponent=seats,
                                opening_moves=self.selfplay.opening_moves)
             return Results(versus, seats, lambda away, seat, outcome:
@@ -320,6 +337,7 @@ class LeagueRunner:
                     before = trainer.global_step
                     while not trainer.advance():
                         pass
+                    self.seats[learner].refresh()
                     player = self.league.players[learner]
                     player.steps += trainer.global_step - before
                     self.league.total_steps += trainer.global_step - before

@@ -10,13 +10,18 @@ league; `--resume FOLDER` continues a league after a crash (with --minutes or
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
 
-# Run as a file, this script's folder comes first on sys.path and its own name would hide
-# the `league` package.
+# When any script in this folder runs, the folder leads sys.path and this file's name hides
+# the `league` package. Step aside: drop the folder from the path and, if a sibling script
+# imported this file as `league`, put the package in its place.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+if __name__ == "league":
+    del sys.modules["league"]
+    sys.modules["league"] = importlib.import_module("league")
 
 import gymnasium as gym
 import tyro

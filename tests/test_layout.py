@@ -32,3 +32,16 @@ def test_dependency_direction(package):
     for path in (ROOT / package).rglob("*.py"):
         bad = imported_packages(path) - ALLOWED[package] - {package}
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts").glob("[a-z]*.py")))
+def test_every_script_runs_as_a_file(script):
+    """Run as files, scripts see their own folder first on sys.path, where league.py must not
+    hide the league package."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, f"scripts/{script}", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "usage" in out.stdout.lower()
