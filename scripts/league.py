@@ -66,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['total_steps']:,} steps)")
     for path in summary["main_agents"]:
         print(f"main agent:  {path}")
-    folder = summary["folder"]
-    print(f"watch it:    python scripts/watch.py {folder}\n"
-          f"play it:     python scripts/play.py {folder}\n"
-          f"evaluate:    python scripts/evaluate.py {summary['main_agents'][0]} "
+    folder, here = summary["folder"], Path(__file__).parent
+    for script in ("watch", "play"):  # the pygame front ends, where installed
+        if (here / f"{script}.py").exists():
+            print(f"{script}:{' ' * (11 - len(script))}python scripts/{script}.py {folder}")
+    print(f"evaluate:    python scripts/evaluate.py {summary['main_agents'][0]} "
           f"--opponent random --games 200")
     return 0
 
