@@ -19,12 +19,13 @@ from league.payoff import Payoff
 
 ROLES = ("main_agent", "main_exploiter", "league_exploiter", "snapshot", "fixed")
 LEARNER_ROLES = ROLES[:3]
-Weighting = Literal["squared", "variance", "linear", "linear_capped"]
+Weighting = Literal["squared", "variance", "linear", "linear_capped", "uniform"]
 WEIGHTINGS: dict[str, object] = {
     "squared": lambda x: (1 - x) ** 2,  # focus on the hardest opponents
     "variance": lambda x: x * (1 - x),  # focus on opponents of about equal strength
     "linear": lambda x: 1 - x,
     "linear_capped": lambda x: np.minimum(0.5, 1 - x),
+    "uniform": np.ones_like,  # fictitious self-play (Heinrich et al. 2015): the plain average
 }
 
 

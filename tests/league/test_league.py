@@ -184,3 +184,20 @@ def test_tiny_tictactoe_league_rates_its_main_agent_above_random(tmp_path):
     evals = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
     scores = [e["eval/main_agent_0/vs_random"] for e in evals if "eval/main_agent_0/vs_random" in e]
     assert scores[-1] > 0.8 and scores[-1] > scores[0], scores
+
+
+def test_wandb_offline_gets_the_dashboards_and_resume_keeps_the_run(tmp_path, monkeypatch):
+    from agents.tracking import Tracker
+
+    messages = []
+    monkeypatch.setattr(Tracker, "message", lambda self, text: messages.append(text))
+    runner = LeagueRunner(tiny_config(tmp_path, total_timesteps=2048, track=True))
+    runner.train()
+    run_id = League.load(runner.folder).extra["wandb_run_id"]
+    assert run_id and not messages, messages
+    images = list(runner.folder.rglob("media/images/league/payoff_heatmap*.png"))
+    tables = list(runner.folder.rglob("media/table/league/payoff*.table.json"))
+    assert images and tables
+    again = LeagueRunner(stored_config(runner.folder, {"total_timesteps": 4096}), runner.folder)
+    assert again.tracker.wandb_run_id == run_id
+    again.train()
