@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,22 @@ from envs.board import random_legal
 from league.bots import is_bot, make_bot
 
 
+def checkpoint_of(spec: str) -> str:
+    """A league folder's first main agent's checkpoint; any other spec unchanged."""
+    if (Path(spec) / "league.json").exists():
+        from league.coordinator import League
+
+        league = League.load(spec)
+        return str(league.folder / league.learners("main_agent")[0].checkpoint)
+    return spec
+
+
 def load_player(spec: str, seed: int = 0) -> Any:
-    """A bot by name (random, greedy, alphabeta:D, alphabeta-h:D, minimax) or the policy of a
-    checkpoint directory or run folder."""
+    """A bot by name (random, greedy, alphabeta:D, alphabeta-h:D, minimax), the policy of a
+    checkpoint directory or run folder, or a league folder's first main agent."""
     if is_bot(spec):
         return make_bot(spec, seed)
-    return load_policy(spec)
+    return load_policy(checkpoint_of(spec))
 
 
 class Seated:
@@ -148,16 +159,20 @@ class MatchResult:
 
 def play_match(game: str, player: Any, opponent: Any, num_games: int, *,
                deterministic: bool = True, opponent_deterministic: bool = True,
-               num_envs: int | None = None) -> MatchResult:
+               num_envs: int | None = None, opening_moves: int = 0,
+               seed: int | None = None) -> MatchResult:
     """Play `num_games` games of `game` (half with `player` first), counting its results.
 
     Players are anything with act/initial_state (policies, bots); `deterministic` makes a
-    policy play its most probable move (bots keep their own randomness).
+    policy play its most probable move (bots keep their own randomness). `opening_moves` > 0
+    starts each game after 0..opening_moves random moves (seeded by `seed`): two greedy
+    players otherwise replay the same two games.
     """
     if num_games <= 0:
         raise ValueError(f"num_games must be positive, got {num_games}")
     n = min(num_games, num_envs or num_games)
-    env = envs.Versus(envs.make_game(game, n), Seated(opponent, n, opponent_deterministic))
+    env = envs.Versus(envs.make_game(game, n), Seated(opponent, n, opponent_deterministic),
+                      opening_moves, seed)
     me = Seated(player, n, deterministic)
     result = MatchResult()
     started = n  # games begun so far, counting the first batch

@@ -3,9 +3,9 @@ with 95% intervals.
 
     python scripts/evaluate.py runs/<run> --opponent alphabeta:2 --games 200
 
-Players are checkpoint directories, run folders (their latest checkpoint) or bots: random,
-greedy, alphabeta:D, alphabeta-h:D, minimax. The game is the checkpoint's env unless
---env-id says otherwise.
+Players are checkpoint directories, run folders (their latest checkpoint), league folders
+(their first main agent) or bots: random, greedy, alphabeta:D, alphabeta-h:D, minimax. The
+game is the checkpoint's env unless --env-id says otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import tyro
 
 from agents import CheckpointError
 from agents.checkpoint import read_meta
-from league.arena import load_player, play_match
+from league.arena import checkpoint_of, load_player, play_match
 from league.bots import is_bot
 
 
@@ -37,8 +37,10 @@ class Args:
     greedy: bool = True
     """Checkpoints play their most probable move (two greedy checkpoints replay the same two
     games: use --no-greedy to sample)."""
+    opening_moves: int = 0
+    """Start each game after 0..this many random moves (variety between greedy players)."""
     seed: int = 0
-    """Seed of the bots' and sampling players' randomness."""
+    """Seed of the bots', openings' and sampling players' randomness."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,13 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         env_id = args.env_id
         checkpoints = [s for s in (args.player, args.opponent) if not is_bot(s)]
         if env_id is None and checkpoints:
-            env_id = read_meta(checkpoints[0])["env_id"]
+            env_id = read_meta(checkpoint_of(checkpoints[0]))["env_id"]
         if env_id is None:
             raise ValueError("two bots: name the game with --env-id")
         player = load_player(args.player, args.seed)
         opponent = load_player(args.opponent, args.seed + 1)
         result = play_match(env_id, player, opponent, args.games, deterministic=args.greedy,
-                            opponent_deterministic=args.greedy)
+                            opponent_deterministic=args.greedy,
+                            opening_moves=args.opening_moves, seed=args.seed)
     except (CheckpointError, ValueError, FileNotFoundError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -43,3 +43,15 @@ def test_wilson_interval():
     low, high = wilson(50, 100)
     assert low == pytest.approx(0.404, abs=1e-3) and high == pytest.approx(0.596, abs=1e-3)
     assert wilson(0, 20)[0] == 0.0 and wilson(20, 20)[1] == 1.0
+
+
+def test_match_openings_are_seeded():
+    from league.bots import make_bot
+
+    same = play_match("connect_four", make_bot("greedy"), make_bot("greedy"), 40)
+    varied = play_match("connect_four", make_bot("greedy"), make_bot("greedy"), 40,
+                        opening_moves=4, seed=3)
+    assert same.games == varied.games == 40
+    again = play_match("connect_four", make_bot("greedy"), make_bot("greedy"), 40,
+                       opening_moves=4, seed=3)
+    assert (varied.wins, varied.losses) == (again.wins, again.losses)  # seeded

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agents import load_policy
+from league.arena import load_player
 from league.coordinator import League, LeagueError
 from league.matchmaking import MatchmakingConfig, Player
 from league.payoff import Payoff
@@ -65,6 +66,8 @@ def test_league_trains_snapshots_and_saves(tmp_path):
     assert all(after[p] == data for p, data in before.items())
     lines = [json.loads(x) for x in (runner.folder / "matchmaking.jsonl").read_text().splitlines()]
     assert {"home", "away", "seat", "wins", "draws", "losses"} <= set(lines[0])
+    main = load_player(str(runner.folder))  # a league folder names its main agent
+    assert main.obs_shape == (3, 3, 2)
     assert {x["seat"] for x in lines} == {0, 1}
 
 
