@@ -121,8 +121,10 @@ class League:
         atomic_write_text(self.folder / "league.json", json.dumps(self.state_dict(), indent=1))
 
     @classmethod
-    def load(cls, folder: Path | str) -> League:
-        """The league saved in `folder` (league.json), with the log cut back to what it counts."""
+    def load(cls, folder: Path | str, resume: bool = False) -> League:
+        """The league saved in `folder` (league.json). With `resume`, the matchmaking log is
+        cut back to what league.json counts (lines of an interval that a crash interrupted);
+        a plain read changes nothing, so it is safe beside a running league."""
         folder = Path(folder)
         file = folder / "league.json"
         if not file.exists():
@@ -150,7 +152,7 @@ class League:
             raise LeagueError(f"{file} is incomplete or invalid: {exc}") from None
         if set(league.players) != set(league.payoff.ids):
             raise LeagueError(f"{file}: players and payoff matrix disagree")
-        if league.log_path.exists() and league.log_path.stat().st_size > log_bytes:
+        if resume and league.log_path.exists() and league.log_path.stat().st_size > log_bytes:
             with open(league.log_path, "r+") as f:
                 f.truncate(log_bytes)
         return league

@@ -226,7 +226,7 @@ class LeagueRunner:
         self.cfg = cfg
         if resume is not None:
             self.folder = Path(resume)
-            self.league = League.load(self.folder)
+            self.league = League.load(self.folder, resume=True)
         else:
             cfg.validate()
             name = cfg.name or f"{cfg.env_id.replace(':', '_')}__league__{cfg.seed}__{int(time.time())}"

@@ -98,7 +98,9 @@ def test_save_crash_keeps_the_last_league_and_cuts_the_log(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         league.save()  # the log got the second interval, league.json did not
     assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 2
-    again = League.load(tmp_path)
+    League.load(tmp_path)  # reading leaves a (possibly running) league alone
+    assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 2
+    again = League.load(tmp_path, resume=True)
     assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 1
     assert again.payoff.win_rate("a", ["b"])[0] == 1.0 and again.interval == 1
 
@@ -126,7 +128,7 @@ def test_script_errors_are_one_line(tmp_path):
 
 
 def league_state(folder):
-    league = League.load(folder)  # a corrupt league.json would raise here
+    league = League.load(folder, resume=True)  # a corrupt league.json would raise here
     lines = [json.loads(x) for x in (folder / "matchmaking.jsonl").read_text().splitlines()]
     logged = sum(x["wins"] + x["draws"] + x["losses"] for x in lines)
     games = league.payoff.counts[..., 3].sum() / 2  # each game counted from both sides
@@ -178,15 +180,15 @@ def test_kill_9_at_any_moment_then_resume_loses_at_most_an_interval(tmp_path):
 
 @pytest.mark.learning
 def test_tiny_tictactoe_league_rates_its_main_agent_above_random(tmp_path):
-    runner = LeagueRunner(tiny_config(tmp_path, fixed=("random",), total_timesteps=60_000,
-                                      interval_steps=20_000, eval_games=100))
+    runner = LeagueRunner(tiny_config(tmp_path, fixed=("random",), total_timesteps=90_000,
+                                      interval_steps=30_000, eval_games=200))
     runner.train()
     league = League.load(runner.folder)
     main, bot = league.players["main_agent_0"], league.players["random"]
     assert main.rating > bot.rating + 100, (main.rating, bot.rating)
     evals = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
     scores = [e["eval/main_agent_0/vs_random"] for e in evals if "eval/main_agent_0/vs_random" in e]
-    assert scores[-1] > 0.8 and scores[-1] > scores[0], scores
+    assert scores[-1] > 0.75 and scores[-1] > scores[0], scores
 
 
 def test_wandb_offline_gets_the_dashboards_and_resume_keeps_the_run(tmp_path, monkeypatch):
