@@ -316,14 +316,19 @@ class LeagueRunner:
             agent.load_train_state(fresh.train_state())
 
     # --- the loop --------------------------------------------------------------------------
-    def _budget_left(self, start: float) -> bool:
+    def progress(self, start: float) -> float:
+        """Fraction of the budget spent (steps or minutes, whichever is further along): the
+        learners' annealing schedules follow it."""
         cfg, league = self.cfg, self.league
-        if cfg.total_timesteps is not None and league.total_steps >= cfg.total_timesteps:
-            return False
+        frac = 0.0
+        if cfg.total_timesteps is not None:
+            frac = league.total_steps / cfg.total_timesteps
         minutes = cfg.minutes if cfg.minutes is not None else (
             None if cfg.total_timesteps is not None else 30.0)
-        seconds = league.extra.get("train_seconds", 0.0) + time.perf_counter() - start
-        return minutes is None or seconds < 60 * minutes
+        if minutes is not None:
+            seconds = league.extra.get("train_seconds", 0.0) + time.perf_counter() - start
+            frac = max(frac, seconds / (60 * minutes))
+        return min(frac, 1.0)
 
     def train(self) -> dict[str, Any]:
         """Train until the budget is spent; returns a summary (folder, steps, players)."""
@@ -332,8 +337,9 @@ class LeagueRunner:
             for trainer in self.trainers.values():
                 trainer.begin()
             next_save = self.league.total_steps + self.cfg.interval_steps
-            while self._budget_left(start):
+            while (progress := self.progress(start)) < 1.0:
                 for learner, trainer in self.trainers.items():
+                    trainer.agent.progress = progress
                     before = trainer.global_step
                     while not trainer.advance():
                         pass
