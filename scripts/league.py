@@ -28,7 +28,8 @@ import tyro
 
 from agents import CheckpointError
 from agents.registry import from_dict
-from league.runner import PRESETS, LeagueConfig, LeagueRunner, stored_config
+from league.config import PRESETS, LeagueConfig, stored_config
+from league.runner import LeagueRunner
 
 
 def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:

@@ -11,10 +11,11 @@ import pytest
 
 from agents import load_policy
 from league.arena import load_player
+from league.config import LeagueConfig, stored_config
 from league.coordinator import League, LeagueError
 from league.matchmaking import MatchmakingConfig, Player
 from league.payoff import Payoff
-from league.runner import LeagueConfig, LeagueRunner, stored_config
+from league.runner import LeagueRunner
 from league.snapshots import SnapshotStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,7 @@ num_steps: 16
 minibatch_size: 128
 update_epochs: 4
 learning_rate: 0.001
+anneal_lr: false
 ent_coef: 0.05
 net: {encoder: mlp, hidden: [32, 32], activation: relu}
 selfplay: {opening_moves: 2}

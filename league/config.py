@@ -1,0 +1,127 @@
+"""League settings: the LeagueConfig dataclass (its fields are scripts/league.py's flags),
+presets, and the learners' hyperparameters taken from a game's shipped config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents import split_config
+from agents.registry import CONFIG_DIR, from_dict, load_config_file
+from agents.tracking import WandbConfig
+from league.coordinator import League, learner_ids
+from league.matchmaking import MatchmakingConfig
+from league.selfplay import SelfPlayConfig, split_selfplay
+
+
+@dataclass
+class LeagueConfig:
+    """A league run: the game, its members, the budget, matchmaking and tracking."""
+
+    env_id: str = "connect_four"
+    """Two-player zero-sum game: connect_four, tictactoe, spiel:<game>, pettingzoo:<env>."""
+    config: str | None = None
+    """Learners' hyperparameters: a config name or YAML file (default: the game's shipped
+    self-play config, e.g. ppo_connect_four, whose opening_moves and opponent_epsilon apply)."""
+    main_agents: int = 1
+    """Main agents (never reset; the league's product)."""
+    main_exploiters: int = 1
+    """Main exploiters (train against the main agents; reset after each snapshot)."""
+    league_exploiters: int = 2
+    """League exploiters (PFSP over the whole league)."""
+    fixed: tuple[str, ...] = ()
+    """Frozen members from outside: bot names or checkpoint paths, rated like the rest."""
+    init: str | None = None
+    """Checkpoint every learner starts from and resets to (default: one random init)."""
+    minutes: float | None = None
+    """Wall-clock budget (default 30 minutes unless --total-timesteps is given)."""
+    total_timesteps: int | None = None
+    """Env steps of all learners together."""
+    interval_steps: int = 500_000
+    """Evaluate, track and save the league every this many steps (a crash loses at most one)."""
+    eval_bots: tuple[str, ...] | None = None
+    """Bots the main agents play every interval (default: random plus the game's strongest)."""
+    eval_games: int = 100
+    """Games per main agent and bot at each evaluation (both seats)."""
+    matchmaking: MatchmakingConfig = field(default_factory=MatchmakingConfig)
+    """Matchmaking and snapshot rules."""
+    payoff_decay: float = 0.99
+    """Payoff counters are multiplied by this before each new result of a pair."""
+    min_games: float = 5.0
+    """A pair's win rate counts after this many (decayed) games; before, it is 0.5."""
+    elo_k: float = 16.0
+    """Elo K factor (ratings are for people; the payoff drives matchmaking)."""
+    snapshot_cache: int = 8
+    """Frozen players kept in memory (the rest load from disk when drawn)."""
+    menu_size: int = 8
+    """Matches drawn per learner rollout; its new games take one of them each (see
+    LeagueSeats)."""
+    seed: int = 1
+    """Seed of the initial parameters, matchmaking and games."""
+    device: str = "cpu"
+    """cpu, cuda, or auto."""
+    torch_threads: int = 1
+    """torch intra-op threads."""
+    league_dir: str = "leagues"
+    """Parent folder of league folders."""
+    name: str | None = None
+    """League folder name (default <game>__league__<seed>__<time>)."""
+    track: bool = False
+    """Log to Weights & Biases (honours WANDB_MODE=offline)."""
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """Weights & Biases settings."""
+    console: bool = True
+    """Progress bar and a summary table every interval."""
+
+    def validate(self) -> None:
+        """Raise ValueError with the offending setting."""
+        self.matchmaking.validate()
+        learner_ids(self.counts())
+        for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"minutes must be positive, got {self.minutes}")
+        if self.total_timesteps is not None and self.total_timesteps <= 0:
+            raise ValueError(f"total_timesteps must be positive, got {self.total_timesteps}")
+
+    def counts(self) -> dict[str, int]:
+        """Learners per role."""
+        return {"main_agent": self.main_agents, "main_exploiter": self.main_exploiters,
+                "league_exploiter": self.league_exploiters}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"main_agents": 1, "main_exploiters": 1, "league_exploiters": 1, "minutes": 3.0,
+             "interval_steps": 100_000, "eval_games": 50,
+             "matchmaking": {"main_snapshot_steps": 50_000, "exploiter_min_steps": 25_000,
+                             "exploiter_max_steps": 100_000}},
+}
+
+
+def default_eval_bots(game: str) -> tuple[str, ...]:
+    """random, plus the strongest bot the game has."""
+    return {"connect_four": ("random", "alphabeta:2"),
+            "tictactoe": ("random", "minimax")}.get(game, ("random",))
+
+
+def learner_configs(cfg: LeagueConfig) -> tuple[str, Any, SelfPlayConfig]:
+    """(algorithm, algorithm config, self-play settings) of the learners."""
+    name = cfg.config
+    if name is None:
+        shipped = f"ppo_{cfg.env_id.removeprefix('spiel:')}"
+        name = shipped if (CONFIG_DIR / f"{shipped}.yaml").exists() else None
+    data = load_config_file(name) if name else {"algo": "ppo"}
+    data, selfplay = split_selfplay(data, name or "config")
+    data = {k: v for k, v in data.items() if k not in ("minutes", "total_timesteps", "env_id")}
+    run, algo_cfg = split_config(data, name or "config")
+    return run.algo, algo_cfg, selfplay
+
+
+def stored_config(folder: Path | str, overrides: dict[str, Any] | None = None) -> LeagueConfig:
+    """The LeagueConfig a league folder was started with, with `overrides` (e.g. a new
+    budget) applied."""
+    league = League.load(folder)
+    data = {**league.extra.get("config", {}), **(overrides or {})}
+    return from_dict(LeagueConfig, data, f"{Path(folder) / 'league.json'}: config")
