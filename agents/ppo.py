@@ -39,6 +39,9 @@ class PPOConfig(OnPolicyConfig):
     """Clip the value update around the old values (same epsilon)."""
     ent_coef: float = 0.01
     """Entropy bonus coefficient."""
+    anneal_ent: bool = False
+    """Anneal the entropy bonus linearly to 0 over training (in self-play: a pull toward the
+    uniform policy that fades, as in magnetic mirror descent's annealed regularisation)."""
     target_kl: float | None = None
     """Stop the epochs when the approximate KL of a minibatch exceeds 1.5x this."""
 
@@ -123,7 +126,7 @@ class PPO(ActorCriticAgent):
             ent = entropy.mean()
             loss = pg_loss + cfg.vf_coef * v_loss
             if cfg.ent_coef:
-                loss = loss - cfg.ent_coef * ent
+                loss = loss - self.ent_coef * ent
             check_finite(loss, "ppo", self.global_step)
             gradient_step(self.optimizer, self.params, loss, cfg.max_grad_norm)
             if stats is not None:
@@ -142,6 +145,7 @@ class PPO(ActorCriticAgent):
         lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
         set_learning_rate(self.optimizer, lr)
         clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
+        self.ent_coef = cfg.ent_coef * (1.0 - self.progress if cfg.anneal_ent else 1.0)
         recurrent = self.net.recurrent
         flat = (lambda x: x) if recurrent else (lambda x: x.flatten(0, 1))
         if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
@@ -160,6 +164,6 @@ class PPO(ActorCriticAgent):
         explained = float("nan") if var_y == 0 else 1 - ((returns - s.values).var() / var_y).item()
         # Metrics stay tensors during the epochs: one sync at the end, not one per minibatch.
         metrics = {k: torch.stack(v).mean().item() for k, v in stats.items() if v}
-        metrics.update({"charts/learning_rate": lr, "charts/clip": clip,
+        metrics.update({"charts/learning_rate": lr, "charts/clip": clip, "charts/ent_coef": self.ent_coef,
                         "charts/explained_variance": explained})
         return metrics

@@ -32,3 +32,17 @@ def test_linear_schedule():
     assert linear_schedule(1.0, 0.1, 0.5, 0.0) == 1.0
     assert linear_schedule(1.0, 0.1, 0.5, 0.25) == pytest.approx(0.55)
     assert linear_schedule(1.0, 0.1, 0.5, 0.9) == pytest.approx(0.1)
+
+
+def test_ppo_anneals_the_entropy_bonus_with_progress(tmp_path):
+    from agents import Trainer
+    from tests.agents.helpers import factory, tiny_run
+
+    run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=16, minibatch_size=64,
+                        ent_coef=0.2, anneal_ent=True)
+    trainer = Trainer(run, cfg, factory())
+    trainer.begin()
+    trainer.agent.progress = 0.75
+    while not trainer.advance():
+        pass
+    assert trainer.metrics["charts/ent_coef"] == pytest.approx(0.05)
