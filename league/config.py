@@ -106,12 +106,24 @@ def default_eval_bots(game: str) -> tuple[str, ...]:
             "tictactoe": ("random", "minimax")}.get(game, ("random",))
 
 
+def config_name(env_id: str, config: str | None) -> str | None:
+    """The learners' config: `config`, else the game's shipped self-play config if any."""
+    if config is not None:
+        return config
+    shipped = f"ppo_{env_id.removeprefix('spiel:')}"
+    return shipped if (CONFIG_DIR / f"{shipped}.yaml").exists() else None
+
+
+def league_section(env_id: str, config: str | None) -> dict[str, Any]:
+    """The `league:` section of the learners' config: this game's league settings (defaults
+    that presets and flags override)."""
+    name = config_name(env_id, config)
+    return dict(load_config_file(name).get("league") or {}) if name else {}
+
+
 def learner_configs(cfg: LeagueConfig) -> tuple[str, Any, SelfPlayConfig]:
     """(algorithm, algorithm config, self-play settings) of the learners."""
-    name = cfg.config
-    if name is None:
-        shipped = f"ppo_{cfg.env_id.removeprefix('spiel:')}"
-        name = shipped if (CONFIG_DIR / f"{shipped}.yaml").exists() else None
+    name = config_name(cfg.env_id, cfg.config)
     data = load_config_file(name) if name else {"algo": "ppo"}
     data, selfplay = split_selfplay(data, name or "config")
     data = {k: v for k, v in data.items() if k not in ("minutes", "total_timesteps", "env_id")}

@@ -113,10 +113,11 @@ class OpponentPool(SeatedOpponents):
 
 def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[str, Any],
                                                                          SelfPlayConfig]:
-    """A config dict without its `selfplay:` section, and that section as a SelfPlayConfig."""
+    """A config dict without its `selfplay:` section, and that section as a SelfPlayConfig
+    (a `league:` section, scripts/league.py's settings for the game, is dropped too)."""
     from agents.registry import from_dict
 
-    rest = {k: v for k, v in data.items() if k != "selfplay"}
+    rest = {k: v for k, v in data.items() if k not in ("selfplay", "league")}
     return rest, from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
 
 

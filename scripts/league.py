@@ -28,7 +28,7 @@ import tyro
 
 from agents import CheckpointError
 from agents.registry import from_dict
-from league.config import PRESETS, LeagueConfig, stored_config
+from league.config import PRESETS, LeagueConfig, league_section, stored_config
 from league.runner import LeagueRunner
 
 
@@ -37,6 +37,8 @@ def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--preset", choices=sorted(PRESETS))
     pre.add_argument("--resume")
+    pre.add_argument("--env-id")
+    pre.add_argument("--config")
     known, rest = pre.parse_known_args(argv)
     if known.resume:
         budget = argparse.ArgumentParser(description="resume a league")
@@ -50,7 +52,14 @@ def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:
         if b.no_console:
             overrides["console"] = False
         return stored_config(known.resume, overrides), known.resume
-    default = from_dict(LeagueConfig, PRESETS[known.preset]) if known.preset else LeagueConfig()
+    # the game's shipped league settings, then the preset, then the flags
+    rest += [arg for key in ("env_id", "config") if getattr(known, key)
+             for arg in (f"--{key.replace('_', '-')}", getattr(known, key))]
+    data = league_section(known.env_id or LeagueConfig.env_id, known.config)
+    for key, value in (PRESETS[known.preset] if known.preset else {}).items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    default = from_dict(LeagueConfig, {**data, "env_id": known.env_id or LeagueConfig.env_id,
+                                       "config": known.config})
     return tyro.cli(LeagueConfig, default=default, args=rest, description=__doc__), None
 
 

@@ -208,3 +208,14 @@ def test_wandb_offline_gets_the_dashboards_and_resume_keeps_the_run(tmp_path, mo
     again = LeagueRunner(stored_config(runner.folder, {"total_timesteps": 4096}), runner.folder)
     assert again.tracker.wandb_run_id == run_id
     again.train()
+
+
+def test_league_settings_come_from_the_game_then_the_preset_then_flags():
+    from scripts.league import parse
+
+    cfg, _ = parse(["--env-id", "spiel:leduc_poker"])
+    assert (cfg.main_exploiters, cfg.minutes, cfg.matchmaking.pfsp_prob) == (0, 60, 0.0)
+    cfg, _ = parse(["--preset", "tiny", "--env-id", "spiel:leduc_poker", "--main-exploiters", "2"])
+    assert cfg.minutes == 3.0 and cfg.main_exploiters == 2
+    assert cfg.matchmaking.pfsp_prob == 0.0 and cfg.matchmaking.main_snapshot_steps == 50_000
+    assert parse(["--env-id", "tictactoe"])[0].main_exploiters == LeagueConfig.main_exploiters
