@@ -18,12 +18,13 @@ from league.bots import is_bot, make_bot
 
 
 def checkpoint_of(spec: str) -> str:
-    """A league folder's first main agent's checkpoint; any other spec unchanged."""
+    """A league folder's first main agent's checkpoint (its average policy where the league
+    keeps one: OpenSpiel games); any other spec unchanged."""
     if (Path(spec) / "league.json").exists():
         from league.coordinator import League
 
-        league = League.load(spec)
-        return str(league.folder / league.learners("main_agent")[0].checkpoint)
+        main = League.load(spec).learners("main_agent")[0]
+        return str(Path(spec) / (main.average or main.checkpoint))
     return spec
 
 

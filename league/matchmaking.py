@@ -45,6 +45,9 @@ class Player:
     checkpoint_step: int = 0
     """A learner's steps at its last snapshot or reset."""
     num_snapshots: int = 0
+    average: str | None = None
+    """OpenSpiel games: a main agent's average policy (its snapshots averaged), as a
+    checkpoint relative to the league folder, refreshed at each evaluation."""
 
     @property
     def learner(self) -> bool:

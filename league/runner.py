@@ -7,6 +7,7 @@ tracked and the whole league is saved so that a killed run resumes where it was 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 import time
@@ -19,7 +20,7 @@ import numpy as np
 
 import envs
 from agents import RunConfig, Trainer
-from agents.checkpoint import load_weights
+from agents.checkpoint import load_weights, save_checkpoint
 from agents.registry import make_agent
 from agents.tracking import Tracker
 from league.arena import SeatedOpponents, load_player, play_match
@@ -298,16 +299,34 @@ class LeagueRunner:
                                     self.cfg.eval_games)
                 out[f"eval/{main.id}/vs_{bot}"] = result.score
             if game.startswith("spiel:"):
-                from league.exploitability import average_nash_conv, nash_conv
-
-                out[f"eval/{main.id}/nash_conv"] = nash_conv(game, policy)
-                copies = [p for p in self.league.players.values()
-                          if p.role == "snapshot" and p.parent == main.id]
-                # read past the cache: one pass over every copy would empty it
-                out[f"eval/{main.id}/average_nash_conv"] = average_nash_conv(
-                    game, [load_player(self.store.path(p)) for p in copies])
+                out.update(self._exploitability(main))
             policy.net.train()
         return out
+
+    def _exploitability(self, main: Player) -> dict[str, float]:
+        """Exact NashConv of a main agent and of its average policy: its snapshots weighted
+        by their order (linear averaging, as in CFR+: early, weak copies count least), which
+        is also distilled into `learners/<id>/average`, a checkpoint like any other."""
+        from agents.bc import fit_policy
+        from league.exploitability import average_policy, nash_conv
+
+        game = self.cfg.env_id
+        copies = [p for p in self.league.players.values()
+                  if p.role == "snapshot" and p.parent == main.id]
+        # read past the cache: one pass over every copy would empty it
+        obs, mask, probs, average_conv = average_policy(
+            game, [load_player(self.store.path(p)) for p in copies], np.arange(1, len(copies) + 1))
+        trainer = self.trainers[main.id]
+        net = copy.deepcopy(trainer.agent.net)
+        kl = fit_policy(net, obs, probs, mask, steps=1000, lr=3e-3)
+        relative = f"learners/{main.id}/average"
+        save_checkpoint(self.folder / relative, net, trainer.meta())
+        main.average = relative
+        return {f"eval/{main.id}/nash_conv": nash_conv(game, self.live[main.id]),
+                f"eval/{main.id}/average_nash_conv": average_conv,
+                f"eval/{main.id}/average_checkpoint_nash_conv": nash_conv(
+                    game, load_player(str(self.folder / relative))),
+                f"eval/{main.id}/average_fit_kl": kl}
 
     def _save(self) -> None:
         """Learners' parameters and optimizers, then league.json (atomically); older learner

@@ -46,3 +46,26 @@ def test_ppo_anneals_the_entropy_bonus_with_progress(tmp_path):
     while not trainer.advance():
         pass
     assert trainer.metrics["charts/ent_coef"] == pytest.approx(0.05)
+
+
+def test_fit_policy_matches_target_distributions_off_the_mask():
+    import gymnasium as gym
+    import numpy as np
+
+    from agents.bc import fit_policy
+    from nets import NetSpec, build_net
+
+    obs_space = gym.spaces.Dict({"observation": gym.spaces.Box(-1, 1, (4,)),
+                                 "action_mask": gym.spaces.Box(0, 1, (3,), np.int8)})
+    net = build_net(NetSpec(hidden=(32,)), obs_space, gym.spaces.Discrete(3), "actor_critic", 0)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(6, 4)).astype(np.float32)
+    mask = np.ones((6, 3), dtype=np.int8)
+    mask[0, 2] = 0
+    targets = rng.dirichlet(np.ones(3), size=6)
+    targets[0] = [0.3, 0.7, 0.0]
+    assert fit_policy(net, obs, targets, mask, steps=1500, lr=1e-2) < 1e-3
+    lstm = build_net(NetSpec(hidden=(), core="lstm"), obs_space, gym.spaces.Discrete(3),
+                     "actor_critic", 0)
+    with pytest.raises(ValueError, match="feed-forward"):
+        fit_policy(lstm, obs, targets, mask)

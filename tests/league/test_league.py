@@ -219,3 +219,23 @@ def test_league_settings_come_from_the_game_then_the_preset_then_flags():
     assert cfg.minutes == 3.0 and cfg.main_exploiters == 2
     assert cfg.matchmaking.pfsp_prob == 0.0 and cfg.matchmaking.main_snapshot_steps == 50_000
     assert parse(["--env-id", "tictactoe"])[0].main_exploiters == LeagueConfig.main_exploiters
+
+
+def test_poker_league_keeps_the_main_agents_average_policy_as_a_checkpoint(tmp_path):
+    from league.arena import checkpoint_of
+
+    cfg = tiny_config(tmp_path, env_id="spiel:kuhn_poker", config=None, main_exploiters=0,
+                      league_exploiters=0, total_timesteps=8192, interval_steps=4096,
+                      matchmaking=MatchmakingConfig(pfsp_prob=0.0, verification_prob=0.0,
+                                                    main_snapshot_steps=1024))
+    runner = LeagueRunner(cfg)
+    runner.train()
+    main = League.load(runner.folder).players["main_agent_0"]
+    assert main.average == "learners/main_agent_0/average"
+    assert checkpoint_of(str(runner.folder)) == str(runner.folder / main.average)
+    rows = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
+    last = [r for r in rows if "eval/main_agent_0/average_nash_conv" in r][-1]
+    # the checkpoint plays the average policy itself: the same exploitability
+    assert last["eval/main_agent_0/average_checkpoint_nash_conv"] == pytest.approx(
+        last["eval/main_agent_0/average_nash_conv"], abs=0.02)
+    assert last["eval/main_agent_0/average_nash_conv"] < 0.9  # better than uniform (0.917)
