@@ -27,21 +27,27 @@ def payoff_rows(league: League) -> tuple[list[str], list[list[Any]]]:
 
 
 def summary_table(league: League, evaluation: dict[str, float]) -> Any:
-    """A rich table: learners and the best-rated frozen players, with ratings, steps, and the
-    learners' evaluation results."""
+    """A rich table: learners and the best-rated frozen players (ids name their roles), with
+    steps, ratings, snapshots taken, and the learners' evaluation results."""
     from rich.table import Table
 
     table = Table(title=f"league {league.folder.name}: {len(league.players)} players, "
                         f"{league.total_steps:,} steps, interval {league.interval}")
-    evals = sorted({k.split("/", 2)[2] for k in evaluation if k.startswith("eval/")})
-    table.add_column("player", no_wrap=True)
-    table.add_column("role", no_wrap=True)
+    evals = sorted({k.split("/", 2)[2] for k in evaluation if k.startswith("eval/")}
+                   - {"average_checkpoint_nash_conv", "average_fit_kl"})  # wandb has them
+    table.add_column("player", no_wrap=True)  # ids name the role: main_agent_0, ...
     for column in ("steps", "rating", "snaps", *evals):
-        table.add_column(column.removeprefix("vs_"), justify="right")
+        table.add_column(column.removeprefix("vs_"), justify="right", no_wrap=True,
+                         min_width=5)
     frozen = sorted((p for p in league.players.values() if p.frozen), key=lambda p: -p.rating)
     for p in league.learners() + frozen[:5]:
         cells = [f"{evaluation[f'eval/{p.id}/{e}']:.3f}" if f"eval/{p.id}/{e}" in evaluation
                  else "" for e in evals]
-        table.add_row(p.id, p.role, f"{p.steps:,}", f"{p.rating:.0f}", str(p.num_snapshots),
+        table.add_row(p.id, _compact(p.steps), f"{p.rating:.0f}", str(p.num_snapshots),
                       *cells)
     return table
+
+
+def _compact(n: int) -> str:
+    """1234567 -> 1.2M, 45600 -> 46k."""
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e3 else str(n)
