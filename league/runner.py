@@ -249,7 +249,9 @@ class LeagueRunner:
         return {"folder": str(self.folder), "total_steps": self.league.total_steps,
                 "players": len(self.league.players),
                 "main_agents": [str(self.folder / p.checkpoint)
-                                for p in self.league.learners("main_agent")]}
+                                for p in self.league.learners("main_agent")],
+                "averages": [str(self.folder / p.average)
+                             for p in self.league.learners("main_agent") if p.average]}
 
     def _interval(self, start: float) -> float:
         """Evaluate, track and save; returns the new start of the clock."""

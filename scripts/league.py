@@ -76,12 +76,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['total_steps']:,} steps)")
     for path in summary["main_agents"]:
         print(f"main agent:  {path}")
+    for path in summary["averages"]:
+        print(f"average:     {path}  (the main agent's average policy)")
     folder, here = summary["folder"], Path(__file__).parent
     for script in ("watch", "play"):  # the pygame front ends, where installed
         if (here / f"{script}.py").exists():
             print(f"{script}:{' ' * (11 - len(script))}python scripts/{script}.py {folder}")
-    print(f"evaluate:    python scripts/evaluate.py {summary['main_agents'][0]} "
-          f"--opponent random --games 200")
+    print(f"evaluate:    python scripts/evaluate.py {folder} --opponent random --games 200")
     return 0
 
 
