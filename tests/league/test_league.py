@@ -240,3 +240,13 @@ def test_poker_league_keeps_the_main_agents_average_policy_as_a_checkpoint(tmp_p
     assert last["eval/main_agent_0/average_checkpoint_nash_conv"] == pytest.approx(
         last["eval/main_agent_0/average_nash_conv"], abs=0.02)
     assert last["eval/main_agent_0/average_nash_conv"] < 0.9  # better than uniform (0.917)
+
+
+def test_shipped_league_sections_are_valid():
+    from agents.registry import CONFIG_DIR, from_dict, load_config_file
+
+    sections = {p.stem: load_config_file(p.stem).get("league") for p in CONFIG_DIR.glob("*.yaml")}
+    sections = {k: v for k, v in sections.items() if v}
+    assert {"ppo_connect_four", "ppo_kuhn_poker", "ppo_leduc_poker"} <= set(sections)
+    for name, section in sections.items():
+        from_dict(LeagueConfig, section, name).validate()
