@@ -34,6 +34,9 @@ class Args:
     """Numbers of snapshots to compare."""
     steps: int = 200_000
     """Env steps each league trains (all learners together)."""
+    cache: int = 8
+    """Frozen players kept in memory (a cache as large as the league shows what lazy loading
+    saves)."""
     child: int | None = None
     """(internal) run one size in this process and print its JSON result."""
 
@@ -44,7 +47,7 @@ def memory_kib() -> dict[str, int]:
     return {"rss_kib": int(fields["VmRSS"].split()[0]), "peak_kib": int(fields["VmHWM"].split()[0])}
 
 
-def run_one(env_id: str, size: int, steps: int) -> dict[str, float]:
+def run_one(env_id: str, size: int, steps: int, cache: int) -> dict[str, float]:
     """Build a league with `size` extra snapshots, train it, measure memory."""
     from league.config import LeagueConfig
     from league.matchmaking import Player
@@ -53,7 +56,7 @@ def run_one(env_id: str, size: int, steps: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = LeagueConfig(env_id=env_id, total_timesteps=steps, interval_steps=steps,
                            eval_games=2, league_exploiters=1, console=False, league_dir=tmp,
-                           name=f"m{size}")
+                           name=f"m{size}", snapshot_cache=cache)
         runner = LeagueRunner(cfg)
         init = runner.folder / "init"
         for i in range(size):  # distinct directories, hard-linked files: cheap to make
@@ -74,13 +77,13 @@ def main() -> None:
     """Run every size in a fresh process and print the comparison."""
     args = tyro.cli(Args)
     if args.child is not None:
-        print(json.dumps(run_one(args.env_id, args.child, args.steps)))
+        print(json.dumps(run_one(args.env_id, args.child, args.steps, args.cache)))
         return
     results = []
     for size in args.sizes:
         out = subprocess.run([sys.executable, __file__, "--env-id", args.env_id, "--steps",
-                              str(args.steps), "--child", str(size)], capture_output=True,
-                             text=True, check=True)
+                              str(args.steps), "--cache", str(args.cache), "--child", str(size)],
+                             capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{'snapshots':>9} {'players':>7} {'played':>6} {'loads':>6} {'rss MiB':>8} "
           f"{'peak MiB':>8}")

@@ -1,5 +1,5 @@
-"""scripts/bench_games.py and scripts/selfplay_targets.py run end to end (the figures come
-from full runs, not from tests)."""
+"""scripts/bench_games.py, selfplay_targets.py and bench_league.py run end to end (the
+figures come from full runs, not from tests)."""
 
 from scripts.bench_games import GameBench, main
 
@@ -21,3 +21,11 @@ def test_selfplay_target_measurements():
     c4 = measure("connect_four", RandomBot(seed=0), (20, 10, 2))
     assert c4["alphabeta:2"]["score"] < 0.3 and 0.2 < c4["random"]["score"] < 0.8
     assert abs(measure("spiel:kuhn_poker", RandomBot(), (0, 0, 0))["nash_conv"] - 0.9167) < 1e-3
+
+
+def test_bench_league_smoke():
+    from scripts.bench_league import run_one
+
+    result = run_one("tictactoe", 5, 3000, cache=2)
+    assert result["players"] == 3 + 1 + 5  # 3 learners, the initial copy, 5 extra copies
+    assert result["disk_loads"] >= 3 and result["peak_mib"] >= result["rss_before_mib"]
