@@ -27,7 +27,7 @@ from league.arena import SeatedOpponents, load_player, play_match
 from league.config import LeagueConfig, default_eval_bots, learner_configs
 from league.coordinator import League, LeagueError, learner_ids
 from league.dashboard import heatmap, payoff_rows, summary_table
-from league.matchmaking import Player
+from league.matchmaking import Player, pfsp_weights
 from league.payoff import Payoff
 from league.snapshots import SnapshotStore, freeze_files
 
@@ -278,8 +278,6 @@ class LeagueRunner:
         return time.perf_counter()
 
     def _media(self, wandb: Any, main: str, frozen: list[str], rates: np.ndarray) -> dict[str, Any]:
-        from league.matchmaking import pfsp_weights
-
         columns, rows = payoff_rows(self.league)
         probs = pfsp_weights(rates, self.cfg.matchmaking.main_weighting)
         pfsp = wandb.Table(columns=["opponent", "probability"],
@@ -348,7 +346,5 @@ class LeagueRunner:
 
 
 def _entropy(rates: np.ndarray, weighting: str) -> float:
-    from league.matchmaking import pfsp_weights
-
     p = pfsp_weights(rates, weighting)
     return float(-(p * np.log(np.maximum(p, 1e-12))).sum())
