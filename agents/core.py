@@ -93,6 +93,12 @@ def log_prob_entropy(logits: torch.Tensor, actions: torch.Tensor, with_entropy: 
     return log_prob, -(log_p.exp() * log_p).sum(-1)
 
 
+def kl_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """KL(p || q) per row of two (masked) logit batches; 0 where p is 0 (illegal moves)."""
+    log_p, log_q = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
     """Linear from `start` to `end` over the first `fraction` of training, then `end`.
 

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import torch
 
-from agents.core import check_finite, gradient_step, log_prob_entropy, normalize, set_learning_rate
+from agents.checkpoint import load_policy
+from agents.core import (
+    check_finite,
+    gradient_step,
+    kl_divergence,
+    log_prob_entropy,
+    normalize,
+    set_learning_rate,
+)
 from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
 from nets import NetSpec
 
@@ -44,6 +52,13 @@ class PPOConfig(OnPolicyConfig):
     uniform policy that fades, as in magnetic mirror descent's annealed regularisation)."""
     target_kl: float | None = None
     """Stop the epochs when the approximate KL of a minibatch exceeds 1.5x this."""
+    teacher: str | None = None
+    """Checkpoint of a teacher policy (e.g. behaviour-cloned) that a KL penalty pulls toward."""
+    teacher_kl_coef: float = 0.0
+    """Coefficient of KL(teacher || policy) in the loss (AlphaStar's penalty toward the
+    supervised policy)."""
+    anneal_teacher_kl: bool = True
+    """Anneal the teacher KL coefficient linearly to 0 over training."""
 
 
 @dataclass
@@ -64,6 +79,14 @@ class PPO(ActorCriticAgent):
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         super().__init__(cfg, obs_space, action_space, seed, device)
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, eps=1e-5, fused=True)
+        self.teacher = None
+        if cfg.teacher_kl_coef > 0:
+            if cfg.teacher is None:
+                raise ValueError("teacher_kl_coef > 0 needs a teacher checkpoint (teacher=...)")
+            self.teacher = load_policy(cfg.teacher, self.device).net
+            if self.teacher.recurrent or self.net.recurrent:
+                raise ValueError("the teacher KL penalty needs feed-forward nets")
+        self.teacher_kl_coef = cfg.teacher_kl_coef
 
     @property
     def _minibatch_layout(self) -> tuple[int, int]:
@@ -127,6 +150,13 @@ class PPO(ActorCriticAgent):
             loss = pg_loss + cfg.vf_coef * v_loss
             if cfg.ent_coef:
                 loss = loss - self.ent_coef * ent
+            if self.teacher is not None:
+                with torch.no_grad():
+                    teacher_logits = self.teacher(obs, None, None, mask, False)[0]
+                teacher_kl = kl_divergence(teacher_logits, logits).mean()
+                loss = loss + self.teacher_kl_coef * teacher_kl
+                if stats is not None:
+                    stats["loss/teacher_kl"].append(teacher_kl.detach())
             check_finite(loss, "ppo", self.global_step)
             gradient_step(self.optimizer, self.params, loss, cfg.max_grad_norm)
             if stats is not None:
@@ -146,6 +176,8 @@ class PPO(ActorCriticAgent):
         set_learning_rate(self.optimizer, lr)
         clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
         self.ent_coef = cfg.ent_coef * (1.0 - self.progress if cfg.anneal_ent else 1.0)
+        self.teacher_kl_coef = cfg.teacher_kl_coef * (
+            1.0 - self.progress if cfg.anneal_teacher_kl else 1.0)
         recurrent = self.net.recurrent
         flat = (lambda x: x) if recurrent else (lambda x: x.flatten(0, 1))
         if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
@@ -153,7 +185,8 @@ class PPO(ActorCriticAgent):
         data = [flat(x) for x in (s.obs, s.actions, s.log_probs, advantages, returns, s.values)]
         mask_all = None if s.action_mask is None else flat(s.action_mask)
         stats: dict[str, list[torch.Tensor]] = {k: [] for k in (
-            "loss/policy", "loss/value", "loss/entropy", "charts/approx_kl", "charts/clipfrac")}
+            "loss/policy", "loss/value", "loss/entropy", "charts/approx_kl", "charts/clipfrac",
+            "loss/teacher_kl")}
         for epoch in range(cfg.update_epochs):
             last = epoch == cfg.update_epochs - 1
             if not self._epoch(data, mask_all, clip, stats if last else None):
@@ -165,5 +198,6 @@ class PPO(ActorCriticAgent):
         # Metrics stay tensors during the epochs: one sync at the end, not one per minibatch.
         metrics = {k: torch.stack(v).mean().item() for k, v in stats.items() if v}
         metrics.update({"charts/learning_rate": lr, "charts/clip": clip, "charts/ent_coef": self.ent_coef,
+                        "charts/teacher_kl_coef": self.teacher_kl_coef,
                         "charts/explained_variance": explained})
         return metrics

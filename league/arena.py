@@ -4,6 +4,7 @@ both seats and report win/draw/loss with 95% intervals."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,13 +162,15 @@ class MatchResult:
 def play_match(game: str, player: Any, opponent: Any, num_games: int, *,
                deterministic: bool = True, opponent_deterministic: bool = True,
                num_envs: int | None = None, opening_moves: int = 0,
-               seed: int | None = None) -> MatchResult:
+               seed: int | None = None,
+               observer: Callable[[np.ndarray, np.ndarray], None] | None = None) -> MatchResult:
     """Play `num_games` games of `game` (half with `player` first), counting its results.
 
     Players are anything with act/initial_state (policies, bots); `deterministic` makes a
     policy play its most probable move (bots keep their own randomness). `opening_moves` > 0
     starts each game after 0..opening_moves random moves (seeded by `seed`): two greedy
-    players otherwise replay the same two games.
+    players otherwise replay the same two games. `observer(reward, done)` sees each of the
+    player's steps ((n,) its rewards and game ends), after its move and the replies.
     """
     if num_games <= 0:
         raise ValueError(f"num_games must be positive, got {num_games}")
@@ -182,6 +185,8 @@ def play_match(game: str, player: Any, opponent: Any, num_games: int, *,
     while active.any():
         seat = env.learner_seat.copy()
         obs, reward, terminated, truncated, _ = env.step(me.act_rows(obs, np.arange(n)))
+        if observer is not None:
+            observer(reward, terminated | truncated)
         for i in np.flatnonzero((terminated | truncated) & active):
             tally = result.wins if reward[i] > 0 else result.losses if reward[i] < 0 else result.draws
             tally[int(seat[i]) % 2] += 1

@@ -33,7 +33,11 @@ class LeagueConfig:
     fixed: tuple[str, ...] = ()
     """Frozen members from outside: bot names or checkpoint paths, rated like the rest."""
     init: str | None = None
-    """Checkpoint every learner starts from and resets to (default: one random init)."""
+    """Checkpoint every learner starts from and resets to (default: one random init), e.g.
+    a behaviour-cloned one (scripts/aux.py --task bc)."""
+    teacher_kl_coef: float = 0.0
+    """PPO learners add this times KL(init || learner), annealed to 0 over the budget
+    (AlphaStar's KL toward the supervised policy; needs --init)."""
     minutes: float | None = None
     """Wall-clock budget (default 30 minutes unless --total-timesteps is given)."""
     total_timesteps: int | None = None
@@ -78,6 +82,8 @@ class LeagueConfig:
         """Raise ValueError with the offending setting."""
         self.matchmaking.validate()
         learner_ids(self.counts())
+        if self.teacher_kl_coef and self.init is None:
+            raise ValueError("teacher_kl_coef needs --init (the teacher is the starting checkpoint)")
         for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -128,6 +134,10 @@ def learner_configs(cfg: LeagueConfig) -> tuple[str, Any, SelfPlayConfig]:
     data, selfplay = split_selfplay(data, name or "config")
     data = {k: v for k, v in data.items() if k not in ("minutes", "total_timesteps", "env_id")}
     run, algo_cfg = split_config(data, name or "config")
+    if cfg.teacher_kl_coef:
+        if not hasattr(algo_cfg, "teacher"):
+            raise ValueError(f"teacher_kl_coef needs PPO learners, not {run.algo}")
+        algo_cfg.teacher, algo_cfg.teacher_kl_coef = cfg.init, cfg.teacher_kl_coef
     return run.algo, algo_cfg, selfplay
 
 

@@ -33,8 +33,10 @@ def summary_table(league: League, evaluation: dict[str, float]) -> Any:
 
     table = Table(title=f"league {league.folder.name}: {len(league.players)} players, "
                         f"{league.total_steps:,} steps, interval {league.interval}")
-    evals = sorted({k.split("/", 2)[2] for k in evaluation if k.startswith("eval/")}
-                   - {"average_checkpoint_nash_conv", "average_fit_kl"})  # wandb has them
+    evals = sorted(e for e in {k.split("/", 2)[2] for k in evaluation if k.startswith("eval/")}
+                   # wandb has the rest; scores (draws count half) fit the table
+                   if e not in ("average_checkpoint_nash_conv", "average_fit_kl")
+                   and not e.startswith("wins_"))
     table.add_column("player", no_wrap=True)  # ids name the role: main_agent_0, ...
     for column in ("steps", "rating", "snaps", *evals):
         table.add_column(column.removeprefix("vs_"), justify="right", no_wrap=True,

@@ -298,6 +298,7 @@ class LeagueRunner:
                 result = play_match(game, policy, load_player(bot, seed=self.league.interval),
                                     self.cfg.eval_games)
                 out[f"eval/{main.id}/vs_{bot}"] = result.score
+                out[f"eval/{main.id}/wins_vs_{bot}"] = sum(result.wins) / result.games
             if game.startswith("spiel:"):
                 out.update(self._exploitability(main))
             policy.net.train()

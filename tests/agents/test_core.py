@@ -69,3 +69,40 @@ def test_fit_policy_matches_target_distributions_off_the_mask():
                      "actor_critic", 0)
     with pytest.raises(ValueError, match="feed-forward"):
         fit_policy(lstm, obs, targets, mask)
+
+
+def test_kl_divergence_is_zero_for_equal_policies_and_ignores_illegal_moves():
+    from agents.core import kl_divergence
+    from nets import apply_mask
+
+    mask = torch.tensor([[True, True, False]])
+    p = apply_mask(torch.tensor([[0.2, -1.0, 5.0]]), mask)
+    assert kl_divergence(p, p).item() == pytest.approx(0.0, abs=1e-7)
+    q = apply_mask(torch.tensor([[1.0, 0.0, -3.0]]), mask)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Categorical(logits=torch.tensor([[0.2, -1.0]])),
+        torch.distributions.Categorical(logits=torch.tensor([[1.0, 0.0]])))
+    assert kl_divergence(p, q).item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_ppo_teacher_kl_is_zero_when_the_student_is_the_teacher(tmp_path):
+    from agents import Trainer
+    from tests.agents.helpers import factory, tiny_run
+
+    run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=16, minibatch_size=64,
+                        update_epochs=1)
+    teacher = Trainer(run, cfg, factory()).save_policy(tmp_path / "teacher")
+    run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=16, minibatch_size=64,
+                        update_epochs=1, teacher=str(teacher), teacher_kl_coef=0.5,
+                        run_name="student")
+    trainer = Trainer(run, cfg, factory())  # same seed: the same initial parameters
+    trainer.begin()
+    trainer.agent.progress = 0.5
+    while not trainer.advance():
+        pass
+    assert trainer.metrics["charts/teacher_kl_coef"] == pytest.approx(0.25)
+    # the first minibatch sees identical nets; later ones have moved a little
+    assert 0.0 <= trainer.metrics["loss/teacher_kl"] < 1e-3
+    run, cfg = tiny_run(tmp_path, "ppo", teacher_kl_coef=0.5, run_name="x")
+    with pytest.raises(ValueError, match="needs a teacher"):
+        Trainer(run, cfg, factory())

@@ -1,0 +1,163 @@
+"""Data sources of the auxiliary tasks, beside the environments: the digits set bundled with
+scikit-learn, MNIST-format IDX files, synthetic sequence tasks and recorded game datasets.
+
+Every array set is split reproducibly by seed; files are numpy archives read with
+allow_pickle=False and written atomically."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Split:
+    """Inputs `x` and targets `y` of a train / validation / test split."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int = 0
+    """Classes of a classification set (0: regression targets)."""
+
+
+def split(x: np.ndarray, y: np.ndarray, seed: int = 0, val: float = 0.15, test: float = 0.15,
+          num_classes: int = 0) -> Split:
+    """A shuffled train / validation / test split, fixed by `seed`."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test, n_val = int(round(test * len(x))), int(round(val * len(x)))
+    te, va, tr = np.split(order, [n_test, n_test + n_val])
+    return Split(x[tr], y[tr], x[va], y[va], x[te], y[te], num_classes)
+
+
+def digits(seed: int = 0) -> Split:
+    """scikit-learn's 1797 8x8 digits as (N, 1, 8, 8) float32 in [0, 1], labels 0..9."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)[:, None]
+    return split(x, data.target.astype(np.int64), seed, num_classes=10)
+
+
+def read_idx(path: Path | str) -> np.ndarray:
+    """An array from an IDX file (MNIST's format; .gz allowed); a bad file names itself."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file {path} does not exist")
+    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in dtypes:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(dtypes[raw[2]])
+    body = raw[4 + 4 * ndim:]
+    if len(body) != int(np.prod(shape)) * dtype.itemsize:
+        raise ValueError(f"{path}: header says shape {shape} but the file holds {len(body)} bytes")
+    return np.frombuffer(body, dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def idx_images(images: Path | str, labels: Path | str, seed: int = 0) -> Split:
+    """An MNIST-format image set (e.g. train-images-idx3-ubyte + labels) as a Split, images
+    (N, 1, H, W) float32 in [0, 1]."""
+    x, y = read_idx(images), read_idx(labels)
+    if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+        raise ValueError(f"{images} and {labels} do not match: shapes {x.shape} and {y.shape}")
+    return split((x / 255.0).astype(np.float32)[:, None], y.astype(np.int64), seed,
+                 num_classes=int(y.max()) + 1)
+
+
+def sine_sequences(num: int = 2000, length: int = 50, frequencies: int = 3, noise: float = 0.05,
+                   seed: int = 0) -> Split:
+    """Next-value prediction on noisy sums of `frequencies` sines with random frequency and
+    phase: x (N, length, 1) is the series, y (N, length, 1) the same series one step ahead."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length + 1)
+    freq = rng.uniform(0.05, 0.3, (num, frequencies, 1))
+    phase = rng.uniform(0, 2 * np.pi, (num, frequencies, 1))
+    series = np.sin(freq * t + phase).mean(1) + noise * rng.standard_normal((num, length + 1))
+    series = series.astype(np.float32)[..., None]
+    return split(series[:, :-1], series[:, 1:], seed)
+
+
+def copy_task(num: int = 4000, symbols: int = 8, delay: int = 20, seed: int = 0) -> Split:
+    """Copy-after-delay memory task: a symbol (one-hot, of `symbols`) shown at step 0, then
+    `delay` blank steps; the target is that symbol at the last step. x (N, delay + 1,
+    symbols + 1) with the last channel marking the recall step, y (N,) the symbol."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, symbols, num)
+    x = np.zeros((num, delay + 1, symbols + 1), np.float32)
+    x[np.arange(num), 0, y] = 1.0
+    x[:, -1, symbols] = 1.0
+    return split(x, y.astype(np.int64), seed, num_classes=symbols)
+
+
+@dataclass
+class GameDataset:
+    """Positions recorded from matches: what the recorded player saw and did."""
+
+    game: str
+    obs: np.ndarray
+    """(S, *obs_shape) observations of the recorded player."""
+    mask: np.ndarray
+    """(S, A) int8 legal moves."""
+    action: np.ndarray
+    """(S,) the move it played."""
+    probs: np.ndarray
+    """(S, A) its move probabilities (a bot's: uniform over its best moves)."""
+    outcome: np.ndarray
+    """(S,) the final result of that game for the recorded player: +1, 0 or -1."""
+    game_index: np.ndarray
+    """(S,) which game each position comes from (splits keep games whole)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Who played (teacher, opponent), how many games, seeds."""
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    def save(self, path: Path | str) -> Path:
+        """Write an .npz atomically (temp file, then rename)."""
+        import json
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, obs=self.obs, mask=self.mask, action=self.action,
+                                probs=self.probs, outcome=self.outcome, game_index=self.game_index,
+                                meta=np.array(json.dumps({"game": self.game, **self.info})))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> GameDataset:
+        """Read a dataset written by save(); a missing or foreign file names itself."""
+        import json
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"game dataset {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in ("obs", "mask", "action", "probs", "outcome",
+                                            "game_index")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path} is not a ludus game dataset: {exc}") from None
+        return cls(meta.pop("game"), **arrays, info=meta)
+
+    def split(self, val: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of (train, held-out) positions; whole games go to one side."""
+        games = np.unique(self.game_index)
+        held = np.random.default_rng(seed).permutation(games)[: max(1, int(round(val * len(games))))]
+        out = np.isin(self.game_index, held)
+        return np.flatnonzero(~out), np.flatnonzero(out)

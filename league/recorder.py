@@ -1,0 +1,106 @@
+"""Record game datasets from matches (any bot, checkpoint or league member against any other)
+and clone them into a league-ready checkpoint: AlphaStar's supervised starting point."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.datasets import GameDataset
+from league.arena import load_player, play_match
+
+
+class Recorder:
+    """Plays as `player` and writes down every position it meets: observation, legal moves,
+    its move probabilities and the move it chose; `observe` attaches each game's outcome."""
+
+    def __init__(self, player: Any, seed: int = 0) -> None:
+        self.player, self.rng = player, np.random.default_rng(seed)
+        self.pending: dict[int, list[tuple[Any, ...]]] = {}
+        self.rows: list[tuple[Any, ...]] = []  # (obs, mask, action, probs, outcome, game)
+        self.num_games = 0
+
+    @property
+    def recurrent(self) -> bool:
+        return getattr(self.player, "recurrent", False)
+
+    def initial_state(self, batch_size: int) -> Any:
+        return self.player.initial_state(batch_size)
+
+    def act(self, obs: Any, state: Any = None, action_mask: Any = None,
+            deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        """The player's move per env (sampled, or uniform among its most probable moves when
+        deterministic), remembered with what it saw."""
+        probs, state = self.player.action_probs(obs, state, action_mask)
+        probs = np.asarray(probs, dtype=np.float64)
+        if deterministic:
+            probs = (probs >= probs.max(-1, keepdims=True) - 1e-9).astype(np.float64)
+        actions = np.array([self.rng.choice(len(p), p=p / p.sum()) for p in probs])
+        mask = obs["action_mask"] if action_mask is None else action_mask
+        for i in range(len(actions)):
+            self.pending.setdefault(i, []).append(
+                (obs["observation"][i], mask[i], actions[i], probs[i] / probs[i].sum()))
+        return actions, state
+
+    def observe(self, reward: np.ndarray, done: np.ndarray) -> None:
+        """Close the games that ended: their positions get the final result."""
+        for i in np.flatnonzero(done):
+            outcome = float(np.sign(reward[i]))
+            for row in self.pending.pop(int(i), []):
+                self.rows.append((*row, outcome, self.num_games))
+            self.num_games += 1
+
+    def dataset(self, game: str, **info: Any) -> GameDataset:
+        """Every finished game's positions (unfinished ones are dropped)."""
+        if not self.rows:
+            raise ValueError("nothing was recorded: no game finished")
+        obs, mask, action, probs, outcome, index = (np.stack(c) for c in zip(*self.rows, strict=True))
+        return GameDataset(game, obs, mask.astype(np.int8), action.astype(np.int64),
+                           probs.astype(np.float32), outcome.astype(np.float32),
+                           index.astype(np.int64), {"num_games": self.num_games, **info})
+
+
+def record(game: str, teacher: str, opponent: str, num_games: int, opening_moves: int = 0,
+           deterministic: bool = True, seed: int = 0) -> GameDataset:
+    """`num_games` games of `teacher` against `opponent` (specs as load_player takes them:
+    bots, checkpoints, league folders), both seats, recording the teacher's positions.
+    Random openings of 0..`opening_moves` moves vary the positions."""
+    recorder = Recorder(load_player(teacher, seed), seed)
+    play_match(game, recorder, load_player(opponent, seed + 1), num_games,
+               deterministic=deterministic, opening_moves=opening_moves, seed=seed,
+               num_envs=min(num_games, 64), observer=recorder.observe)
+    return recorder.dataset(game, teacher=teacher, opponent=opponent,
+                            opening_moves=opening_moves, seed=seed)
+
+
+def clone_checkpoint(data: GameDataset, out: Path | str, config: str | None = None,
+                     epochs: int = 30, seed: int = 0, **fit: Any) -> dict[str, float]:
+    """Behaviour-clone `data` into a checkpoint at `out` with the net of the game's league
+    learners (its shipped config, or `config`), so `scripts/league.py --init out` starts from
+    it. Returns the cloning metrics (held-out agreement with the teacher, losses)."""
+    import envs
+    from agents.bc import clone_policy
+    from agents.checkpoint import save_checkpoint, space_to_json
+    from agents.registry import make_agent, net_kind
+    from league.config import LeagueConfig, learner_configs
+
+    algo, algo_cfg, _ = learner_configs(LeagueConfig(env_id=data.game, config=config))
+    env = envs.make(data.game, 1, opponent=load_player("random"))
+    obs_space, action_space = env.single_observation_space, env.single_action_space
+    if tuple(data.obs.shape[1:]) != tuple(obs_space["observation"].shape):
+        raise ValueError(f"recorded observations have shape {tuple(data.obs.shape[1:])} but "
+                         f"{data.game} gives {tuple(obs_space['observation'].shape)}")
+    agent = make_agent(algo, algo_cfg, obs_space, action_space, seed)
+    train, held = data.split(0.1, seed)
+    metrics = clone_policy(agent.net, data.obs, data.probs, data.mask, train, held,
+                           epochs=epochs, seed=seed, **fit)
+    meta = {"algo": algo, "net_kind": net_kind(algo), "env_id": data.game,
+            "net_spec": algo_cfg.net.to_json(), "obs_space": space_to_json(obs_space),
+            "action_space": space_to_json(action_space), "global_step": 0, "num_updates": 0,
+            "config": dataclasses.asdict(algo_cfg),
+            "behaviour_cloning": {**data.info, **metrics}}
+    save_checkpoint(out, agent.net, meta)
+    return metrics
