@@ -33,8 +33,6 @@ def evaluate(policy: Policy, make_env: Callable[..., Any], num_episodes: int, se
 def record_episode(policy: Policy, make_env: Callable[..., Any], path: Path, seed: int = 0,
                    fps: int = 30) -> Path:
     """Play one greedy episode with rgb_array rendering and write it as a GIF (imageio)."""
-    import imageio.v3 as iio
-
     env = make_env(1, seed, render_mode="rgb_array")
     try:
         obs, _ = env.reset(seed=seed)
@@ -49,6 +47,25 @@ def record_episode(policy: Policy, make_env: Callable[..., Any], path: Path, see
                 frames.append(np.asarray(env.render()[0]))
     finally:
         env.close()
+    return write_video(path, frames, fps)
+
+
+def write_video(path: Path | str, frames: list[np.ndarray], fps: float = 30) -> Path:
+    """Write (H, W, 3) uint8 frames as a GIF or MP4 (by the suffix; MP4 through
+    imageio-ffmpeg), atomically: a half-written video never carries the final name."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if path.suffix.lower() not in (".gif", ".mp4"):
+        raise ValueError(f"video {path} must end in .gif or .mp4")
+    if not frames:
+        raise ValueError(f"no frames to write to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(frames), duration=1000 / fps, loop=0)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    if path.suffix.lower() == ".gif":
+        iio.imwrite(tmp, np.stack(frames), duration=1000 / fps, loop=0)
+    else:  # frames are sized in multiples of 16 where ludus draws them: no rescaling
+        iio.imwrite(tmp, np.stack(frames), fps=fps, codec="libx264", macro_block_size=1,
+                    plugin="FFMPEG")
+    tmp.replace(path)
     return path

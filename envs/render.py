@@ -18,9 +18,22 @@ class BoardStyle:
 
     background: tuple[int, int, int]
     pieces: str  # "discs" (connect four) or "marks" (tic-tac-toe: X for seat 0, O for seat 1)
+    colours: tuple[tuple[int, int, int], tuple[int, int, int]]  # seat 0's and seat 1's pieces
 
 
-STYLES = {"connect_four": BoardStyle(BLUE, "discs"), "tictactoe": BoardStyle(WHITE, "marks")}
+STYLES = {"connect_four": BoardStyle(BLUE, "discs", (RED, YELLOW)),
+          "tictactoe": BoardStyle(WHITE, "marks", (RED, BLUE))}
+
+
+def renderer_game(env_id: str) -> str:
+    """The board style of a game id: ludus's boards and PettingZoo's versions of them share
+    one observation convention and so one renderer; other games have none (one clear error)."""
+    for game in STYLES:
+        if env_id == game or (env_id.startswith("pettingzoo:") and game in env_id):
+            return game
+    raise ValueError(f"no board renderer for {env_id!r}: boards are drawn for "
+                     f"{', '.join(sorted(STYLES))} (and their PettingZoo versions); Gymnasium "
+                     f"envs are shown from their rgb_array frames")
 
 
 def board_of(planes: np.ndarray) -> np.ndarray:
@@ -64,17 +77,18 @@ class BoardRenderer:
         for r, c in np.ndindex(board.shape):
             centre = (ox + c * s + s // 2, oy + r * s + s // 2)
             if self.style.pieces == "discs":
-                colour = (DARK, RED, YELLOW)[board[r, c]]
+                colour = (DARK, *self.style.colours)[board[r, c]]
                 pygame.draw.circle(surface, colour, centre, int(s * 0.4))
                 continue
             pygame.draw.rect(surface, BLACK, pygame.Rect(ox + c * s, oy + r * s, s, s), 2)
             if board[r, c] == 1:
                 d = int(s * 0.3)
                 for sign in (1, -1):
-                    pygame.draw.line(surface, RED, (centre[0] - d, centre[1] - sign * d),
+                    pygame.draw.line(surface, self.style.colours[0], (centre[0] - d, centre[1] - sign * d),
                                      (centre[0] + d, centre[1] + sign * d), max(3, s // 12))
             elif board[r, c] == 2:
-                pygame.draw.circle(surface, BLUE, centre, int(s * 0.32), max(3, s // 12))
+                pygame.draw.circle(surface, self.style.colours[1], centre, int(s * 0.32),
+                                   max(3, s // 12))
 
     def frame(self, board: np.ndarray) -> np.ndarray:
         """An (H, W, 3) uint8 picture of `board`."""

@@ -20,21 +20,30 @@ from league.bots import is_bot, make_bot
 
 def checkpoint_of(spec: str) -> str:
     """A league folder's first main agent's checkpoint (its average policy where the league
-    keeps one: OpenSpiel games); any other spec unchanged."""
-    if (Path(spec) / "league.json").exists():
-        from league.coordinator import League
+    keeps one: OpenSpiel games), `<league folder>/<player id>` that member's checkpoint (or
+    bot name); any other spec unchanged."""
+    from league.coordinator import League, LeagueError
 
-        main = League.load(spec).learners("main_agent")[0]
-        return str(Path(spec) / (main.average or main.checkpoint))
+    path = Path(spec)
+    if (path / "league.json").exists():
+        mains = League.load(path).learners("main_agent")
+        if not mains:
+            raise LeagueError(f"league {path} has no main agent to play")
+        return str(path / (mains[0].average or mains[0].checkpoint))
+    if not path.exists() and (path.parent / "league.json").exists():
+        player = League.load(path.parent).member(path.name)
+        return player.checkpoint if is_bot(player.checkpoint) else str(path.parent / player.checkpoint)
     return spec
 
 
 def load_player(spec: str, seed: int = 0) -> Any:
     """A bot by name (random, greedy, alphabeta:D, alphabeta-h:D, minimax), the policy of a
-    checkpoint directory or run folder, or a league folder's first main agent."""
+    checkpoint directory or run folder, a league folder's first main agent, or a league
+    member (`<league folder>/<player id>`)."""
+    spec = checkpoint_of(spec)
     if is_bot(spec):
         return make_bot(spec, seed)
-    return load_policy(checkpoint_of(spec))
+    return load_policy(spec)
 
 
 class Seated:

@@ -114,6 +114,7 @@ class Bot:
     """Base: batched act()/action_probs() from a per-position move scorer."""
 
     name = "bot"
+    game: str | None = None  # the one game a bot knows; None: any ludus board
 
     def __init__(self, seed: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
@@ -134,6 +135,9 @@ class Bot:
                      ) -> tuple[np.ndarray, None]:
         """(B, A): uniform over the legal moves with the best score."""
         planes, mask = _split(obs, action_mask)
+        if self.game is not None and planes.shape[1:3] != BOARDS[self.game]:
+            raise ValueError(f"bot {self.name} plays {self.game}, not boards of shape "
+                             f"{planes.shape[1:3]}")
         probs = np.zeros(mask.shape)
         for i in range(len(mask)):
             legal = mask[i].astype(bool)
@@ -186,6 +190,8 @@ class GreedyBot(Bot):
 class AlphaBetaBot(Bot):
     """Connect four: depth-limited alpha-beta negamax (`heuristic` scores the leaves)."""
 
+    game = "connect_four"
+
     def __init__(self, depth: int = 4, heuristic: bool = False, seed: int = 0) -> None:
         super().__init__(seed)
         if depth < 1:
@@ -207,6 +213,7 @@ class PerfectTicTacToeBot(Bot):
     """Tic-tac-toe by exact minimax: never loses."""
 
     name = "minimax"
+    game = "tictactoe"
 
     def scores(self, planes: np.ndarray, mask: np.ndarray) -> np.ndarray:
         own, other = planes_to_bits(planes, np.arange(9).reshape(3, 3))
@@ -234,6 +241,7 @@ def _game_of(planes: np.ndarray) -> dict[str, Any]:
     raise ValueError(f"no bot knows a board of shape {planes.shape}")
 
 
+BOARDS = {"connect_four": (ROWS, COLS), "tictactoe": (3, 3)}
 BOTS = ("random", "greedy", "alphabeta:<depth>", "alphabeta-h:<depth>", "minimax")
 
 

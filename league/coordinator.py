@@ -60,6 +60,13 @@ class League:
         self.payoff.add(player.id)
         return player
 
+    def member(self, player_id: str) -> Player:
+        """The player `player_id`; an unknown id names the league's members."""
+        if player_id not in self.players:
+            raise LeagueError(f"{self.folder} has no player {player_id!r}; members: "
+                              f"{', '.join(self.players) or 'none'}")
+        return self.players[player_id]
+
     def learners(self, role: str | None = None) -> list[Player]:
         """Learners (of one role), in the order they were added."""
         return [p for p in self.players.values() if p.learner and role in (None, p.role)]

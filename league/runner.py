@@ -21,8 +21,10 @@ import numpy as np
 import envs
 from agents import RunConfig, Trainer
 from agents.checkpoint import load_weights, save_checkpoint
+from agents.evaluate import write_video
 from agents.registry import make_agent
 from agents.tracking import Tracker
+from envs.render import renderer_game
 from league.arena import SeatedOpponents, load_player, play_match
 from league.config import LeagueConfig, default_eval_bots, learner_configs
 from league.coordinator import League, LeagueError, learner_ids
@@ -30,6 +32,8 @@ from league.dashboard import heatmap, payoff_rows, summary_table
 from league.matchmaking import Player, pfsp_weights
 from league.payoff import Payoff
 from league.snapshots import SnapshotStore, freeze_files
+from league.viewer import BoardMatch, Seat
+from league.window import game_frames
 
 
 def check_two_player_zero_sum(env_id: str) -> None:
@@ -282,10 +286,32 @@ class LeagueRunner:
         probs = pfsp_weights(rates, self.cfg.matchmaking.main_weighting)
         pfsp = wandb.Table(columns=["opponent", "probability"],
                            data=[[f, float(p)] for f, p in zip(frozen, probs, strict=True)])
-        return {"league/payoff": wandb.Table(columns=columns, data=rows),
-                "league/payoff_heatmap": wandb.Image(heatmap(self.league.payoff.matrix())),
-                "league/pfsp": wandb.plot.bar(pfsp, "opponent", "probability",
-                                              title=f"PFSP of {main}")}
+        media = {"league/payoff": wandb.Table(columns=columns, data=rows),
+                 "league/payoff_heatmap": wandb.Image(heatmap(self.league.payoff.matrix())),
+                 "league/pfsp": wandb.plot.bar(pfsp, "opponent", "probability",
+                                               title=f"PFSP of {main}")}
+        video = self._game_video(main)
+        if video is not None:
+            media["league/main_agent_game"] = wandb.Video(str(video), format="gif")
+        return media
+
+    def _game_video(self, main: str) -> Path | None:
+        """A GIF of one game of the main agent against the strongest evaluation bot, drawn by
+        the watch window (videos/interval_<k>.gif); None for games without a board."""
+        try:
+            renderer_game(self.cfg.env_id)
+        except ValueError:
+            return None
+        player = self.league.players[main]
+        bot = self.eval_bots[-1]
+        scene = BoardMatch(self.cfg.env_id, [
+            Seat(main, player.role, player.rating, self.live[main]),
+            Seat(bot, "bot", None, load_player(bot, seed=self.league.interval))],
+            seed=self.league.interval)
+        frames = game_frames(scene)
+        self.live[main].net.train()
+        return write_video(self.folder / "videos" / f"interval_{self.league.interval:04d}.gif",
+                           frames, fps=2)
 
     def evaluate(self) -> dict[str, float]:
         """Main agents (greedy) against the evaluation bots, and their exact NashConv (and that

@@ -206,6 +206,12 @@ def test_wandb_offline_gets_the_dashboards_and_resume_keeps_the_run(tmp_path, mo
     images = list(runner.folder.rglob("media/images/league/payoff_heatmap*.png"))
     tables = list(runner.folder.rglob("media/table/league/payoff*.table.json"))
     assert images and tables
+    # a main-agent game as a video, the watch window's frames
+    videos = sorted((runner.folder / "videos").glob("interval_*.gif"))
+    assert videos and list(runner.folder.rglob("media/videos/league/main_agent_game*.gif"))
+    import imageio.v3 as iio
+    frames = iio.imread(videos[-1])
+    assert frames.shape[0] >= 6 and frames.shape[1:] == (480, 560, 3)  # 5+ moves of a game
     again = LeagueRunner(stored_config(runner.folder, {"total_timesteps": 4096}), runner.folder)
     assert again.tracker.wandb_run_id == run_id
     again.train()
