@@ -161,3 +161,20 @@ class GameDataset:
         held = np.random.default_rng(seed).permutation(games)[: max(1, int(round(val * len(games))))]
         out = np.isin(self.game_index, held)
         return np.flatnonzero(~out), np.flatnonzero(out)
+
+
+def mirrored(data: GameDataset) -> GameDataset:
+    """`data` plus its left-right mirror image (connect four and tic-tac-toe are symmetric
+    under it): twice the positions for behaviour cloning, at no recording cost."""
+    cols = data.obs.shape[2]
+    if data.game.endswith("connect_four"):
+        perm = np.arange(cols)[::-1]
+    elif data.game.endswith("tictactoe"):
+        perm = np.array([r * 3 + 2 - c for r in range(3) for c in range(3)])
+    else:
+        raise ValueError(f"no mirror symmetry known for {data.game}")
+    both = lambda a, b: np.concatenate([a, b])  # noqa: E731
+    return GameDataset(data.game, both(data.obs, data.obs[:, :, ::-1]),
+                       both(data.mask, data.mask[:, perm]), both(data.action, perm[data.action]),
+                       both(data.probs, data.probs[:, perm]), both(data.outcome, data.outcome),
+                       both(data.game_index, data.game_index), {**data.info, "mirrored": True})

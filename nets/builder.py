@@ -33,6 +33,9 @@ class NetSpec:
     """LayerNorm after each hidden linear layer."""
     dropout: float = 0.0
     """Dropout after each hidden layer."""
+    batch_norm: bool = False
+    """BatchNorm after each hidden layer and convolution (supervised tasks: in RL, batch
+    statistics shift with the policy)."""
     channels: tuple[int, ...] = (64, 64)
     """board_cnn convolution widths."""
     cnn_dim: int = 512
@@ -98,12 +101,13 @@ class Body(nn.Module):
                 "nature_cnn" if obs_space.dtype == np.uint8 else "board_cnn")
         if kind == "mlp":
             self.encoder: nn.Module = MLP(int(np.prod(shape)), spec.hidden, spec.activation,
-                                          spec.layer_norm, spec.dropout, spec.ortho_init)
+                                          spec.layer_norm, spec.dropout, spec.ortho_init,
+                                          spec.batch_norm)
         elif kind == "nature_cnn":
             self.encoder = NatureCNN(shape, spec.cnn_dim, spec.activation, spec.ortho_init)
         elif kind == "board_cnn":
             self.encoder = BoardCNN(shape, spec.channels, spec.cnn_dim, spec.activation,
-                                    spec.ortho_init)
+                                    spec.ortho_init, spec.batch_norm)
         else:
             raise ValueError(f"unknown encoder {spec.encoder!r}")
         dim = self.encoder.out_dim

@@ -66,11 +66,13 @@ class BoardCNN(_ConvEncoder):
     """3x3 same-padded convolutions that keep the board size, then one dense layer."""
 
     def __init__(self, obs_shape: Sequence[int], channels: Sequence[int] = (64, 64),
-                 out_dim: int = 128, act: str = "relu", ortho_init: bool = True) -> None:
+                 out_dim: int = 128, act: str = "relu", ortho_init: bool = True,
+                 batch_norm: bool = False) -> None:
         c = obs_shape[-1] if channels_last(obs_shape) else obs_shape[0]
         init = layer_init if ortho_init else (lambda m: m)
         layers: list[nn.Module] = []
         for width in channels:
-            layers += [init(nn.Conv2d(c, width, 3, padding=1)), activation(act)]
+            layers += [init(nn.Conv2d(c, width, 3, padding=1)),
+                       *([nn.BatchNorm2d(width)] if batch_norm else []), activation(act)]
             c = width
         super().__init__(obs_shape, nn.Sequential(*layers), out_dim, act, ortho_init)

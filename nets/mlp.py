@@ -11,7 +11,8 @@ from nets.layers import activation, layer_init
 
 
 class MLP(nn.Module):
-    """Linear -> [LayerNorm] -> activation -> [Dropout] blocks; `out_dim` is the last width.
+    """Linear -> [LayerNorm | BatchNorm] -> activation -> [Dropout] blocks; `out_dim` is the
+    last width.
 
     With no hidden sizes it flattens its input and passes it through unchanged.
     """
@@ -24,6 +25,7 @@ class MLP(nn.Module):
         layer_norm: bool = False,
         dropout: float = 0.0,
         ortho_init: bool = True,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -33,6 +35,8 @@ class MLP(nn.Module):
             layers.append(layer_init(linear) if ortho_init else linear)
             if layer_norm:
                 layers.append(nn.LayerNorm(size))
+            elif batch_norm:
+                layers.append(nn.BatchNorm1d(size))
             layers.append(activation(act))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))

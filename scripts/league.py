@@ -32,6 +32,17 @@ from league.config import PRESETS, LeagueConfig, league_section, stored_config
 from league.runner import LeagueRunner
 
 
+def has_board(env_id: str) -> bool:
+    """Whether the watch and play windows can draw this game."""
+    from envs.render import renderer_game
+
+    try:
+        renderer_game(env_id)
+    except ValueError:
+        return False
+    return True
+
+
 def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:
     """(config, folder to resume or None) from the command line."""
     pre = argparse.ArgumentParser(add_help=False)
@@ -78,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"main agent:  {path}")
     for path in summary["averages"]:
         print(f"average:     {path}  (the main agent's average policy)")
-    folder, here = summary["folder"], Path(__file__).parent
-    for script in ("watch", "play"):  # the pygame front ends, where installed
-        if (here / f"{script}.py").exists():
-            print(f"{script}:{' ' * (11 - len(script))}python scripts/{script}.py {folder}")
+    folder = summary["folder"]
+    if has_board(cfg.env_id):  # the pygame windows draw boards
+        print(f"watch:       python scripts/watch.py {folder}")
+        print(f"play:        python scripts/play.py {folder}")
     print(f"evaluate:    python scripts/evaluate.py {folder} --opponent random --games 200")
     return 0
 

@@ -177,6 +177,7 @@ def test_kill_9_at_any_moment_then_resume_loses_at_most_an_interval(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"evaluate:    python scripts/evaluate.py {folder}" in out.stdout
+    assert f"watch:       python scripts/watch.py {folder}" in out.stdout
     league, logged, games = league_state(folder)
     assert league.total_steps >= steps_before + 1500 and logged == pytest.approx(games)
 

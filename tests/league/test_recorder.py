@@ -58,3 +58,26 @@ def test_a_dataset_of_another_game_is_refused(tmp_path):
     data.game = "connect_four"
     with pytest.raises(ValueError, match=r"shape \(3, 3, 2\) but connect_four gives \(6, 7, 2\)"):
         clone_checkpoint(data, tmp_path / "bc")
+
+
+def test_mirrored_positions_are_legal_and_the_teacher_agrees_with_them():
+    from envs.datasets import mirrored
+
+    for game, teacher in (("tictactoe", "minimax"), ("connect_four", "greedy")):
+        data = record(game, teacher, "random", 6, opening_moves=2, seed=4)
+        both = mirrored(data)
+        n = len(data)
+        assert len(both) == 2 * n
+        flipped = {"observation": both.obs[n:], "action_mask": both.mask[n:]}
+        np.testing.assert_array_equal(both.mask[n:], _legal(game, both.obs[n:]))
+        # the mirrored position's best moves are the mirror of the original's
+        expected, _ = make_bot(teacher).action_probs(flipped)
+        np.testing.assert_allclose(both.probs[n:], expected, atol=1e-6)
+        assert (both.mask[np.arange(2 * n), both.action] == 1).all()
+
+
+def _legal(game, planes):
+    occupied = planes.sum(-1) > 0
+    if game == "tictactoe":
+        return (~occupied).reshape(len(planes), 9).astype(np.int8)
+    return (~occupied[:, 0, :]).astype(np.int8)  # a column with a free top cell
