@@ -206,6 +206,36 @@ def load_weights(net: torch.nn.Module, path: Path | str) -> None:
         raise CheckpointError(f"checkpoint {path} does not fit the net spec: {detail}") from None
 
 
+def load_encoder(net: torch.nn.Module, path: Path | str, freeze: bool = False) -> int:
+    """Copy a checkpoint's encoder weights (any net with an `encoder`: an agent's, or a
+    supervised model from scripts/aux.py) into every encoder of `net` (actor and critic
+    bodies), matched by their names below `encoder.`; `freeze` stops them training.
+    Returns the number of tensors copied; a missing or misshapen one is an error naming it."""
+    path = resolve_checkpoint(path)
+    source: dict[str, torch.Tensor] = {}
+    weights = _load_tensors(path / "model.safetensors")
+    for key in sorted(weights, key=lambda k: k.startswith("critic.")):  # the actor's first
+        if key.startswith("encoder.") or ".encoder." in key:
+            source.setdefault(key.split("encoder.", 1)[1], weights[key])
+    if not source:
+        raise CheckpointError(f"checkpoint {path} has no encoder weights")
+    copied = 0
+    with torch.no_grad():
+        for name, tensor in list(net.named_parameters()) + list(net.named_buffers()):
+            if not (name.startswith("encoder.") or ".encoder." in name):
+                continue
+            part = name.split("encoder.", 1)[1]
+            if part not in source or source[part].shape != tensor.shape:
+                found = None if part not in source else tuple(source[part].shape)
+                raise CheckpointError(f"encoder of {path} does not fit: {name} has shape "
+                                      f"{tuple(tensor.shape)}, the checkpoint {found}")
+            tensor.copy_(source[part])
+            if freeze and isinstance(tensor, torch.nn.Parameter):
+                tensor.requires_grad_(False)
+            copied += 1
+    return copied
+
+
 def load_train_state(path: Path | str) -> dict[str, Any]:
     """The resume state saved beside a checkpoint's weights."""
     path = resolve_checkpoint(path)

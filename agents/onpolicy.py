@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from agents.checkpoint import load_encoder
 from agents.core import Step, as_tensor, load_sampler_train_state, sampler_train_state, split_obs
 from agents.storage import RolloutStorage
 from nets import NetSpec, build_net, num_actions, observation_space
@@ -36,6 +37,20 @@ class PolicyGradientConfig:
     """Normalise advantages."""
     net: NetSpec = field(default_factory=NetSpec)
     """Network architecture."""
+    encoder_init: str | None = None
+    """Start the encoders from this checkpoint's (transfer: a supervised or cloned model)."""
+    freeze_encoder: bool = False
+    """Keep the loaded encoder fixed (else it is fine-tuned)."""
+
+
+def policy_net(cfg: PolicyGradientConfig, obs_space: gym.Space, action_space: gym.Space,
+               seed: int, device: torch.device) -> tuple[torch.nn.Module, list[torch.nn.Parameter]]:
+    """The actor-critic net (with a pretrained encoder if configured) and its trainable
+    parameters."""
+    net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(device)
+    if cfg.encoder_init is not None:
+        load_encoder(net, cfg.encoder_init, cfg.freeze_encoder)
+    return net, [p for p in net.parameters() if p.requires_grad]
 
 
 @dataclass
@@ -59,8 +74,7 @@ class ActorCriticAgent:
     def __init__(self, cfg: OnPolicyConfig, obs_space: gym.Space, action_space: gym.Space,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.cfg, self.device = cfg, torch.device(device)
-        self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
-        self.params = list(self.net.parameters())
+        self.net, self.params = policy_net(cfg, obs_space, action_space, seed, self.device)
         box = observation_space(obs_space)
         self.storage = RolloutStorage(
             cfg.num_steps, cfg.num_envs, box.shape, TORCH_DTYPES.get(box.dtype, torch.float32),

@@ -19,9 +19,8 @@ from agents.core import (
     sampler_train_state,
     split_obs,
 )
-from agents.onpolicy import PolicyGradientConfig
+from agents.onpolicy import PolicyGradientConfig, policy_net
 from agents.storage import discounted_returns
-from nets import build_net
 
 
 @dataclass
@@ -42,8 +41,7 @@ class Reinforce:
         if cfg.net.core != "none":
             raise ValueError("REINFORCE here is feed-forward; use ppo-lstm for recurrent nets")
         self.cfg, self.device = cfg, torch.device(device)
-        self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
-        self.params = list(self.net.parameters())
+        self.net, self.params = policy_net(cfg, obs_space, action_space, seed, self.device)
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.running: list[dict[str, list]] = [self._empty() for _ in range(cfg.num_envs)]

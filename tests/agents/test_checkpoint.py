@@ -169,3 +169,31 @@ def test_wrong_observation_shape_names_both_shapes():
     with pytest.raises(ValueError, match=r"shape \(6, 7, 2\) per item, but the policy "
                                          r"expects \(4,\)"):
         policy.act(np.zeros((3, 6, 7, 2), np.int8))
+
+
+def test_an_rl_agent_starts_from_a_pretrained_encoder_frozen_or_fine_tuned(tmp_path):
+    run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=32, minibatch_size=64,
+                        run_name="source")
+    source = Trainer(run, cfg, factory()).save_policy(tmp_path / "pretrained")
+    pretrained = load_policy(source).net.actor.encoder.state_dict()
+    for freeze in (True, False):
+        run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=32, minibatch_size=64, seed=9,
+                            encoder_init=str(source), freeze_encoder=freeze,
+                            run_name=f"transfer_{freeze}")
+        trainer = Trainer(run, cfg, factory())
+        net = trainer.agent.net
+        for body in (net.actor, net.critic):  # both bodies start from it
+            for key, value in body.encoder.state_dict().items():
+                torch.testing.assert_close(value, pretrained[key])
+        head = net.policy_head.weight.detach().clone()
+        trainer.begin()
+        while not trainer.advance():
+            pass
+        moved = any(not torch.equal(v, pretrained[k])
+                    for k, v in net.actor.encoder.state_dict().items())
+        assert moved is not freeze  # frozen stays put; fine-tuned trains
+        assert not torch.equal(head, net.policy_head.weight)  # the heads always train
+    run, cfg = tiny_run(tmp_path, "ppo", env_id="Acrobot-v1", encoder_init=str(source),
+                        run_name="misfit")
+    with pytest.raises(CheckpointError, match="does not fit: actor.encoder.net.0.weight"):
+        Trainer(run, cfg, factory("Acrobot-v1"))

@@ -1,0 +1,166 @@
+"""The auxiliary tasks: supervised and generative benchmarks of the shared nets, one function
+each, given its data (an envs.datasets.Split) and a Tracker. Each returns its headline
+metrics and writes its pictures (image grids, confusion matrix) into the run folder, and to
+wandb when the tracker has it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.checkpoint import save_checkpoint
+from agents.generative import (
+    GenerativeConfig,
+    image_grid,
+    reconstruction_mse,
+    sample,
+    train_autoencoder,
+    train_gan,
+    train_rbm,
+    train_som,
+)
+from agents.supervised import Predictor, SupervisedConfig, confusion_matrix, fit, predict
+from agents.tracking import Tracker
+from nets import NetSpec
+
+NETS = {
+    "digits-perceptron": NetSpec(hidden=(), ortho_init=False),
+    "digits-mlp": NetSpec(hidden=(256, 128), activation="relu", dropout=0.2),
+    "digits-cnn": NetSpec(encoder="board_cnn", channels=(32, 64), cnn_dim=128, activation="relu",
+                          batch_norm=True),
+    "sequence-lstm": NetSpec(hidden=(), core="lstm", core_size=64, ortho_init=False),
+    "sequence-gru": NetSpec(hidden=(), core="gru", core_size=64, ortho_init=False),
+}
+"""The net of each supervised task: the lectures' progression, one flag apart."""
+
+MLP_WINDOW = 10
+"""The copy task's feed-forward baseline sees the last this many steps (frame stacking)."""
+
+
+def _save_png(tracker: Tracker, name: str, picture: np.ndarray, step: int) -> Path:
+    """Write a picture as <run>/<name>.png and send it to wandb (if on)."""
+    import imageio.v3 as iio
+
+    path = tracker.run_dir / f"{name}.png"
+    iio.imwrite(path, picture)
+    tracker.log_media(lambda wandb: {f"media/{name}": wandb.Image(picture)}, step)
+    return path
+
+
+def _logger(tracker: Tracker) -> Callable[[dict[str, float], int], None]:
+    return lambda metrics, epoch: tracker.log(metrics, epoch)
+
+
+def classify(task: str, data: Any, cfg: SupervisedConfig, tracker: Tracker) -> dict[str, float]:
+    """Train the task's classifier; logs curves, the confusion matrix (table + PNG + wandb),
+    and saves the model as a checkpoint (`model/`) whose encoder RL agents can load."""
+    torch.manual_seed(cfg.seed)
+    model = Predictor(cfg.net, data.x_train.shape[1:], data.num_classes)
+    metrics = fit(model, data, cfg, _logger(tracker))
+    predicted = predict(model, data.x_test).argmax(-1)
+    matrix = confusion_matrix(data.y_test, predicted, data.num_classes)
+    scale = (255 * (1 - matrix / max(matrix.max(), 1))).astype(np.uint8)
+    _save_png(tracker, "confusion_matrix", np.kron(scale, np.ones((24, 24), np.uint8)),
+              int(metrics["epochs"]))
+    tracker.log_media(lambda wandb: {"test/confusion_matrix": wandb.plot.confusion_matrix(
+        y_true=data.y_test.tolist(), preds=predicted.tolist(),
+        class_names=[str(c) for c in range(data.num_classes)])}, int(metrics["epochs"]))
+    save_checkpoint(tracker.run_dir / "model", model,
+                    {"kind": "supervised", "task": task, "net_spec": cfg.net.to_json(),
+                     "input_shape": list(data.x_train.shape[1:]), "outputs": data.num_classes,
+                     "config": dataclasses.asdict(cfg), **metrics})
+    return {**metrics, "confusion_matrix": matrix.tolist()}
+
+
+def sequences(cfg: SupervisedConfig, series: Any, copy: Any, tracker: Tracker
+              ) -> dict[str, float]:
+    """Next-value prediction on noisy sines (MSE against repeating the last value, after a
+    10-step warm-up in which no predictor knows the frequencies yet), and the
+    copy-after-delay memory task, beside a feed-forward MLP on the last MLP_WINDOW steps."""
+    torch.manual_seed(cfg.seed)
+    model = Predictor(cfg.net, series.x_train.shape[1:], 1)
+    fit(model, series, dataclasses.replace(cfg, loss="mse"), _logger(tracker))
+    pred = predict(model, series.x_test)[:, 10:]
+    target, last = series.y_test[:, 10:], series.x_test[:, 10:]
+    mse, naive = float(((pred - target) ** 2).mean()), float(((last - target) ** 2).mean())
+    out = {"sine/mse": mse, "sine/repeat_last_mse": naive, "sine/improvement": naive / mse}
+    memory = Predictor(cfg.net, copy.x_train.shape[1:], copy.num_classes, last_step=True)
+    out["copy/accuracy"] = fit(memory, copy, dataclasses.replace(cfg, loss="cross_entropy"),
+                               lambda m, e: tracker.log({f"copy/{k}": v for k, v in m.items()},
+                                                        e))["test/accuracy"]
+    window = dataclasses.replace(copy, **{k: getattr(copy, k)[:, -MLP_WINDOW:]
+                                          for k in ("x_train", "x_val", "x_test")})
+    mlp_cfg = dataclasses.replace(cfg, loss="cross_entropy", net=NETS["digits-mlp"])
+    mlp = Predictor(mlp_cfg.net, window.x_train.shape[1:], copy.num_classes)
+    out["copy/mlp_accuracy"] = fit(mlp, window, mlp_cfg)["test/accuracy"]
+    out["copy/delay"] = copy.x_train.shape[1] - 1
+    tracker.log(out, 0)
+    return out
+
+
+def autoencoder(data: Any, cfg: GenerativeConfig, tracker: Tracker) -> dict[str, float]:
+    """Train; picture: rows of test originals over their reconstructions."""
+    model, metrics = train_autoencoder(data.x_train, data.x_test, cfg, _logger(tracker))
+    originals = data.x_test[:10]
+    with torch.no_grad():
+        recon = model(torch.as_tensor(originals)).numpy()
+    metrics["test/mse"] = reconstruction_mse(model, data.x_test)
+    picture = image_grid(np.concatenate([originals, recon]), cols=10, scale=6)
+    _save_png(tracker, "reconstructions", picture, cfg.epochs)
+    return metrics
+
+
+def gan(data: Any, cfg: GenerativeConfig, tracker: Tracker, judge: torch.nn.Module | None = None
+        ) -> dict[str, float]:
+    """Train; picture: 100 samples. With a digits classifier `judge`, quality = its mean max
+    probability on 2000 samples and diversity = the frequency of each predicted class."""
+    if data.x_train.shape[1:] != (1, 8, 8):
+        raise ValueError(f"the GAN is sized for 1x8x8 images (the digits), not "
+                         f"{data.x_train.shape[1:]}")
+    generator = train_gan(data.x_train, cfg, _logger(tracker))
+    images = sample(generator, 2000, cfg.seed + 1)
+    _save_png(tracker, "samples", image_grid(images[:100], cols=10, scale=6), cfg.epochs)
+    metrics: dict[str, Any] = {}
+    if judge is not None:
+        probs = torch.softmax(torch.as_tensor(predict(judge, images)), -1).numpy()
+        freq = np.bincount(probs.argmax(1), minlength=probs.shape[1]) / len(probs)
+        metrics = {"gan/mean_max_prob": float(probs.max(1).mean()),
+                   "gan/min_class_freq": float(freq.min()), "gan/max_class_freq": float(freq.max()),
+                   "gan/class_freq": freq.round(4).tolist()}
+    return metrics
+
+
+def rbm(data: Any, cfg: GenerativeConfig, tracker: Tracker) -> dict[str, float]:
+    """Train; pictures: test digits over their reconstructions, and Gibbs chain samples
+    (chains started from noise, one row per 100 steps)."""
+    model, errors = train_rbm(data.x_train, data.x_test, cfg, _logger(tracker))
+    shape = data.x_test.shape[-2:]
+    test = (torch.as_tensor(data.x_test[:10]).flatten(1) > 0.5).float()
+    recon = model.visible_probs(model.hidden_probs(test))
+    _save_png(tracker, "reconstructions",
+              image_grid(torch.cat([test, recon]).view(-1, *shape).numpy(), 10, scale=6),
+              cfg.epochs)
+    v, rows = torch.bernoulli(torch.full((10, test.shape[1]), 0.2), generator=model.g), []
+    for _ in range(5):
+        probs = model.gibbs(v, 100)
+        v = torch.bernoulli(probs, generator=model.g)
+        rows.append(probs)
+    _save_png(tracker, "gibbs_samples",
+              image_grid(torch.cat(rows).view(-1, *shape).numpy(), 10, 6), cfg.epochs)
+    return {"rbm/first_error": errors[0], "rbm/final_error": errors[-1],
+            "rbm/error_falls": float(all(b <= a + 1e-3 for a, b in zip(errors, errors[1:],
+                                                                           strict=False)))}
+
+
+def som(data: Any, cfg: GenerativeConfig, tracker: Tracker) -> dict[str, float]:
+    """Train; picture: every unit's prototype as an image, in map order."""
+    model, errors = train_som(data.x_train, data.x_test, cfg, _logger(tracker))
+    _save_png(tracker, "map", image_grid(model.weights.reshape(-1, *data.x_test.shape[-2:]),
+                                         cfg.som_size, 4), cfg.epochs)
+    return {"som/first_error": errors[0], "som/final_error": errors[-1],
+            "som/neighbour_distance_ratio": model.neighbour_distance()}

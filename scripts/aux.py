@@ -1,0 +1,163 @@
+"""Auxiliary tasks on the shared nets: supervised, sequence and generative benchmarks, and
+behaviour cloning of a game policy.
+
+    python scripts/aux.py --task digits-mlp          # also digits-perceptron, digits-cnn
+    python scripts/aux.py --task sequence-lstm       # sequence-gru: noisy sines + copy task
+    python scripts/aux.py --task autoencoder --noise 0.2      # denoising
+    python scripts/aux.py --task gan                 # rbm, som
+    python scripts/aux.py --task bc                  # clone alphabeta-h:4 at connect four
+    python scripts/league.py --env-id connect_four --init runs/<bc run>/checkpoint
+
+Data: scikit-learn's 8x8 digits (a fixed split by --seed), or MNIST-format IDX files with
+--idx-images/--idx-labels. Results go to runs/<task>__<seed>__<time>/ (metrics.jsonl,
+pictures as PNG, the trained model), and to Weights & Biases with --track.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import tyro
+
+from agents.tracking import Tracker, WandbConfig
+
+TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "sequence-lstm", "sequence-gru",
+         "autoencoder", "gan", "rbm", "som", "bc")
+EPOCHS = {"digits-perceptron": 100, "digits-mlp": 100, "digits-cnn": 60, "sequence-lstm": 40,
+          "sequence-gru": 40, "autoencoder": 100, "gan": 200, "rbm": 50, "som": 20, "bc": 60}
+
+
+@dataclass
+class Args:
+    """Run one auxiliary task."""
+
+    task: str = "digits-mlp"
+    """One of: digits-perceptron, digits-mlp, digits-cnn, sequence-lstm, sequence-gru,
+    autoencoder, gan, rbm, som, bc."""
+    epochs: int | None = None
+    """Training epochs (default per task; supervised tasks also stop early)."""
+    seed: int = 0
+    """Seed of the split, weights and batches."""
+    idx_images: str | None = None
+    """MNIST-format IDX image file (instead of the digits; image tasks)."""
+    idx_labels: str | None = None
+    """Its IDX label file."""
+    noise: float = 0.0
+    """autoencoder: Gaussian input noise (denoising autoencoder)."""
+    delay: int = 20
+    """sequence tasks: steps between the symbol and its recall in the copy task."""
+    env_id: str = "connect_four"
+    """bc: the game."""
+    teacher: str = "alphabeta-h:4"
+    """bc: the player to clone (bot, checkpoint or league)."""
+    games: int = 9000
+    """bc: games to record (about 2.5 minutes per 1000 on one core)."""
+    dataset: str | None = None
+    """bc: clone a recorded dataset (.npz) instead of recording."""
+    run_dir: str = "runs"
+    """Parent folder of runs."""
+    track: bool = False
+    """Log to Weights & Biases (honours WANDB_MODE=offline)."""
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """Weights & Biases settings."""
+    console: bool = True
+    """Progress bar."""
+
+
+def check_task(name: str) -> None:
+    """Raise ValueError naming the closest tasks."""
+    if name not in TASKS:
+        close = difflib.get_close_matches(name, TASKS, n=2, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ValueError(f"unknown task {name!r}{hint} tasks: {', '.join(TASKS)}")
+
+
+def images(args: Args):  # noqa: ANN201 - an envs.datasets.Split
+    """The image data: IDX files when given, else the digits."""
+    from envs import datasets
+
+    if args.idx_images or args.idx_labels:
+        if not (args.idx_images and args.idx_labels):
+            raise ValueError("give both --idx-images and --idx-labels")
+        return datasets.idx_images(args.idx_images, args.idx_labels, args.seed)
+    return datasets.digits(args.seed)
+
+
+def run(args: Args) -> dict:
+    """Run the task; returns its headline metrics (also in <run>/summary.json)."""
+    from agents import auxiliary
+    from agents.generative import GenerativeConfig
+    from agents.supervised import Predictor, SupervisedConfig, fit
+    from envs import datasets
+
+    check_task(args.task)
+    task, epochs = args.task, args.epochs or EPOCHS[args.task]
+    # data first: a bad path fails before a run folder exists
+    if task.startswith("sequence-"):
+        data = (datasets.sine_sequences(seed=args.seed),
+                datasets.copy_task(delay=args.delay, seed=args.seed))
+    elif task == "bc":
+        data = None
+        if args.dataset is not None:
+            datasets.GameDataset.load(args.dataset)
+    else:
+        data = images(args)
+    folder = Path(args.run_dir) / f"{task}__{args.seed}__{int(time.time())}"
+    tracker = Tracker(folder, folder.name, {"aux": vars(args) | {"wandb": None}},
+                      console=args.console, total=epochs,
+                      wandb=args.wandb if args.track else None)
+    gen = GenerativeConfig(epochs=epochs, seed=args.seed, noise=args.noise)
+    try:
+        if task.startswith("digits-"):
+            cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs,
+                                   patience=10 if task == "digits-cnn" else 15, seed=args.seed)
+            metrics = auxiliary.classify(task, data, cfg, tracker)
+        elif task.startswith("sequence-"):
+            cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs, patience=8,
+                                   seed=args.seed, learning_rate=3e-3)
+            metrics = auxiliary.sequences(cfg, *data, tracker)
+        elif task == "autoencoder":
+            metrics = auxiliary.autoencoder(data, gen, tracker)
+        elif task == "gan":  # judged by a digits CNN trained here
+            judge_cfg = SupervisedConfig(net=auxiliary.NETS["digits-cnn"], seed=args.seed)
+            judge = Predictor(judge_cfg.net, data.x_train.shape[1:], data.num_classes)
+            accuracy = fit(judge, data, judge_cfg)["test/accuracy"]
+            metrics = {**auxiliary.gan(data, replace(gen, learning_rate=2e-4), tracker, judge),
+                       "judge/test_accuracy": accuracy}
+        elif task == "rbm":
+            metrics = auxiliary.rbm(data, replace(gen, learning_rate=0.05, hidden=100), tracker)
+        elif task == "som":
+            metrics = auxiliary.som(data, replace(gen, learning_rate=0.5), tracker)
+        else:
+            from league.recorder import behaviour_clone
+
+            metrics = behaviour_clone(folder, args.env_id, args.teacher, num_games=args.games,
+                                      dataset=args.dataset, epochs=epochs, seed=args.seed)
+        tracker.log({k: v for k, v in metrics.items() if isinstance(v, int | float)}, epochs)
+    finally:
+        tracker.close()
+    (folder / "summary.json").write_text(json.dumps(metrics, indent=1))
+    return {"folder": str(folder), **metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv, description=__doc__)
+    try:
+        result = run(args)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for key, value in result.items():
+        if key != "confusion_matrix":
+            print(f"{key:28s} {value:.4f}" if isinstance(value, float) else f"{key:28s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""scripts/aux.py: tasks end to end on small budgets, and its one-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from scripts.aux import main
+
+
+def run(tmp_path, *argv):
+    return main([*argv, "--run-dir", str(tmp_path), "--no-console"])
+
+
+def test_classifier_task_writes_curves_pictures_and_a_model(tmp_path, capsys):
+    assert run(tmp_path, "--task", "digits-perceptron", "--epochs", "3") == 0
+    folder = next(tmp_path.glob("digits-perceptron__0__*"))
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss/train" in x] == [1, 2, 3]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["test/accuracy"] > 0.5 and np.array(summary["confusion_matrix"]).shape == (10, 10)
+    assert (folder / "confusion_matrix.png").exists() and (folder / "model" / "meta.json").exists()
+    assert "test/accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task, picture", [("autoencoder", "reconstructions"), ("gan", "samples"),
+                                           ("rbm", "gibbs_samples"), ("som", "map")])
+def test_generative_tasks_draw_their_pictures(tmp_path, task, picture):
+    import imageio.v3 as iio
+
+    assert run(tmp_path, "--task", task, "--epochs", "1") == 0
+    image = iio.imread(next(tmp_path.glob(f"{task}__*")) / f"{picture}.png")
+    assert image.ndim == 2 and image.std() > 0
+
+
+def test_bc_task_clones_a_recorded_dataset(tmp_path):
+    from league.recorder import record
+
+    record("tictactoe", "minimax", "random", 10, seed=1).save(tmp_path / "ttt.npz")
+    assert run(tmp_path, "--task", "bc", "--env-id", "tictactoe", "--dataset",
+               str(tmp_path / "ttt.npz"), "--epochs", "3") == 0
+    summary = json.loads(next(tmp_path.glob("bc__*/summary.json")).read_text())
+    assert summary["positions"] > 0 and 0 <= summary["agreement"] <= 1
+    assert next(tmp_path.glob("bc__*/checkpoint/model.safetensors"))
+
+
+def test_bad_input_gets_one_line(tmp_path, capsys):
+    from league.recorder import record
+
+    (tmp_path / "not.idx").write_text("text")
+    record("tictactoe", "random", "random", 2, seed=0).save(tmp_path / "ttt.npz")
+    cases = [
+        (["--task", "digit-mlp"], "unknown task 'digit-mlp'; did you mean digits-mlp"),
+        (["--task", "digits-mlp", "--idx-images", str(tmp_path / "x"), "--idx-labels",
+          str(tmp_path / "y")], "does not exist"),
+        (["--task", "digits-mlp", "--idx-images", str(tmp_path / "not.idx"), "--idx-labels",
+          str(tmp_path / "not.idx")], "is not an IDX file"),
+        (["--task", "bc", "--dataset", str(tmp_path / "ttt.npz"), "--env-id", "connect_four"],
+         "recorded observations have shape (3, 3, 2) but connect_four gives (6, 7, 2)"),
+    ]
+    for argv, message in cases:
+        assert run(tmp_path / "runs", *argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, err
