@@ -33,8 +33,9 @@ NETS = {
     "digits-mlp": NetSpec(hidden=(256, 128), activation="relu", dropout=0.2),
     "digits-cnn": NetSpec(encoder="board_cnn", channels=(32, 64), cnn_dim=128, activation="relu",
                           batch_norm=True),
-    "sequence-lstm": NetSpec(hidden=(), core="lstm", core_size=64, ortho_init=False),
-    "sequence-gru": NetSpec(hidden=(), core="gru", core_size=64, ortho_init=False),
+    "sequence-lstm": NetSpec(hidden=(), core="lstm", core_size=128, ortho_init=False,
+                             forget_bias=1.0),
+    "sequence-gru": NetSpec(hidden=(), core="gru", core_size=128, ortho_init=False),
 }
 """The net of each supervised task: the lectures' progression, one flag apart."""
 

@@ -43,6 +43,9 @@ class SupervisedConfig:
     """Passes over the training set (at most: early stopping may end sooner)."""
     batch_size: int = 64
     """Examples per step."""
+    max_grad_norm: float | None = None
+    """Clip the global gradient norm (recurrent nets: exploding gradients, Pascanu et al.
+    2013)."""
     patience: int = 10
     """Stop after this many epochs without a better validation loss (0: never); the best
     epoch's weights are kept."""
@@ -137,6 +140,8 @@ def fit(model: nn.Module, data: Any, cfg: SupervisedConfig,
             loss = lossf(model(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
             total += loss.detach() * len(idx)
         val = score(model, data.x_val, data.y_val, cfg.loss)

@@ -76,13 +76,13 @@ def idx_images(images: Path | str, labels: Path | str, seed: int = 0) -> Split:
                  num_classes=int(y.max()) + 1)
 
 
-def sine_sequences(num: int = 2000, length: int = 50, frequencies: int = 3, noise: float = 0.05,
+def sine_sequences(num: int = 2000, length: int = 50, frequencies: int = 3, noise: float = 0.01,
                    seed: int = 0) -> Split:
     """Next-value prediction on noisy sums of `frequencies` sines with random frequency and
     phase: x (N, length, 1) is the series, y (N, length, 1) the same series one step ahead."""
     rng = np.random.default_rng(seed)
     t = np.arange(length + 1)
-    freq = rng.uniform(0.05, 0.3, (num, frequencies, 1))
+    freq = rng.uniform(0.1, 0.5, (num, frequencies, 1))  # radians per step
     phase = rng.uniform(0, 2 * np.pi, (num, frequencies, 1))
     series = np.sin(freq * t + phase).mean(1) + noise * rng.standard_normal((num, length + 1))
     series = series.astype(np.float32)[..., None]

@@ -44,6 +44,9 @@ class NetSpec:
     """Recurrent core after the encoder."""
     core_size: int = 64
     """Hidden size of the recurrent core."""
+    forget_bias: float = 0.0
+    """LSTM forget-gate bias at initialisation (1.0 keeps memories at first: Gers et al.
+    2000, Jozefowicz et al. 2015)."""
     head_hidden: tuple[int, ...] = ()
     """Extra hidden layers between the encoder/core and the heads."""
     ortho_init: bool = True
@@ -113,7 +116,8 @@ class Body(nn.Module):
         dim = self.encoder.out_dim
         self.core = None
         if spec.core != "none":
-            self.core = RecurrentCore(dim, spec.core_size, spec.core, spec.ortho_init)
+            self.core = RecurrentCore(dim, spec.core_size, spec.core, spec.ortho_init,
+                                      spec.forget_bias)
             dim = self.core.out_dim
         self.head = MLP(dim, spec.head_hidden, spec.activation, spec.layer_norm, spec.dropout,
                         spec.ortho_init) if spec.head_hidden else None

@@ -12,7 +12,8 @@ State = tuple[torch.Tensor, ...]
 class RecurrentCore(nn.Module):
     """One-layer LSTM or GRU over time-major sequences with done-masked state reset."""
 
-    def __init__(self, in_dim: int, hidden: int, kind: str = "lstm", ortho_init: bool = True) -> None:
+    def __init__(self, in_dim: int, hidden: int, kind: str = "lstm", ortho_init: bool = True,
+                 forget_bias: float = 0.0) -> None:
         super().__init__()
         if kind not in ("lstm", "gru"):
             raise ValueError(f"unknown recurrent core {kind!r}; choose 'lstm' or 'gru'")
@@ -24,6 +25,10 @@ class RecurrentCore(nn.Module):
                     nn.init.constant_(param, 0.0)
                 else:
                     nn.init.orthogonal_(param, 1.0)
+        if kind == "lstm" and forget_bias:  # gates are ordered i, f, g, o
+            with torch.no_grad():
+                self.rnn.bias_ih_l0[hidden:2 * hidden] = forget_bias
+                self.rnn.bias_hh_l0[hidden:2 * hidden] = 0.0
         self.out_dim = hidden
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:

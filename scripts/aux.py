@@ -118,8 +118,8 @@ def run(args: Args) -> dict:
                                    patience=10 if task == "digits-cnn" else 15, seed=args.seed)
             metrics = auxiliary.classify(task, data, cfg, tracker)
         elif task.startswith("sequence-"):
-            cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs, patience=8,
-                                   seed=args.seed, learning_rate=3e-3)
+            cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs, patience=20,
+                                   seed=args.seed, learning_rate=3e-3, max_grad_norm=1.0)
             metrics = auxiliary.sequences(cfg, *data, tracker)
         elif task == "autoencoder":
             metrics = auxiliary.autoencoder(data, gen, tracker)

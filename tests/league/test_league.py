@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from agents import load_policy
 from league.arena import load_player
@@ -257,3 +258,34 @@ def test_shipped_league_sections_are_valid():
     assert {"ppo_connect_four", "ppo_kuhn_poker", "ppo_leduc_poker"} <= set(sections)
     for name, section in sections.items():
         from_dict(LeagueConfig, section, name).validate()
+
+
+def test_a_league_starts_from_a_cloned_checkpoint_resets_to_it_and_pulls_toward_it(tmp_path):
+    from agents.checkpoint import read_meta
+    from league.recorder import clone_checkpoint, record
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    clone_checkpoint(record("tictactoe", "minimax", "random", 6, seed=0), tmp_path / "bc",
+                     config=str(config), epochs=3)
+    with pytest.raises(ValueError, match="teacher_kl_coef needs --init"):
+        LeagueRunner(tiny_config(tmp_path, teacher_kl_coef=0.1))
+    runner = LeagueRunner(tiny_config(tmp_path, init=str(tmp_path / "bc"), teacher_kl_coef=0.1,
+                                      league_exploiters=0))
+    start = load_policy(tmp_path / "bc").net.state_dict()
+    for learner in runner.trainers.values():  # every learner starts from the clone
+        for key, value in learner.agent.net.state_dict().items():
+            assert torch.equal(value, start[key]), key
+    runner.train()
+    folder = runner.folder
+    for key, value in load_policy(folder / "init").net.state_dict().items():
+        assert torch.equal(value, start[key])  # the reset point is the clone
+    assert read_meta(folder / "init")["env_id"] == "tictactoe"
+    logged = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    kls = [x["main_agent_0/loss/teacher_kl"] for x in logged if "main_agent_0/loss/teacher_kl" in x]
+    assert kls and all(k >= 0 for k in kls)
+    # the main exploiter took a snapshot, so it was reset to init: the clone
+    exploiter = runner.trainers["main_exploiter_0"].agent
+    league = League.load(folder)
+    assert league.players["main_exploiter_0"].num_snapshots >= 1
+    assert exploiter.teacher is not None

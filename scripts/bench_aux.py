@@ -1,0 +1,92 @@
+"""Measure the auxiliary tasks against their targets: accuracy, error ratios, sample quality
+and the wall time of each training run on this machine.
+
+    python scripts/bench_aux.py                     # every task, seed 0
+    python scripts/bench_aux.py --seeds 0 1 2       # the classifiers over three splits
+    python scripts/bench_aux.py --tasks digits-mlp digits-cnn --bc-run runs/bc__0__<time>
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from scripts.aux import TASKS, Args, run
+
+TARGETS = {  # task: (metric, check, target text)
+    "digits-perceptron": ("test/accuracy", lambda v: True, "report beside the MLP"),
+    "digits-mlp": ("test/accuracy", lambda v: v >= 0.97, ">= 0.97 in < 60 s"),
+    "digits-cnn": ("test/accuracy", lambda v: v >= 0.985, ">= 0.985 in < 60 s"),
+    "sequence-lstm": ("sine/improvement", lambda v: v >= 10, ">= 10x lower MSE"),
+    "sequence-gru": ("sine/improvement", lambda v: v >= 10, ">= 10x lower MSE"),
+    "autoencoder": ("test/mse", lambda v: True, "report (+ picture)"),
+    "gan": ("gan/mean_max_prob", lambda v: v >= 0.9, ">= 0.9, classes 5-15%"),
+    "rbm": ("rbm/final_error", lambda v: True, "falls over training"),
+    "som": ("som/final_error", lambda v: True, "falls; neighbours similar"),
+}
+DETAILS = {"sequence-lstm": ("sine/mse", "sine/repeat_last_mse", "copy/accuracy",
+                             "copy/mlp_accuracy", "copy/delay"),
+           "gan": ("gan/min_class_freq", "gan/max_class_freq", "judge/test_accuracy"),
+           "rbm": ("rbm/first_error", "rbm/error_falls"),
+           "som": ("som/first_error", "som/neighbour_distance_ratio"),
+           "bc": ("agreement", "wins_vs_random", "positions")}
+DETAILS["sequence-gru"] = DETAILS["sequence-lstm"]
+
+
+@dataclass
+class Bench:
+    """Run the auxiliary tasks and compare with their targets."""
+
+    tasks: tuple[str, ...] = tuple(t for t in TASKS if t != "bc")
+    """Tasks to run (bc records 9000 games: give --bc-run to read a finished one instead)."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds (data split, weights) per task."""
+    bc_run: str | None = None
+    """A finished `aux.py --task bc` run folder to report."""
+
+
+def extra_checks(task: str, m: dict) -> bool:
+    """The parts of a target beyond its headline metric."""
+    if task == "gan":
+        return m["gan/min_class_freq"] >= 0.05 and m["gan/max_class_freq"] <= 0.15
+    if task.startswith("sequence-"):
+        return m["copy/accuracy"] > 0.95 and m["copy/mlp_accuracy"] < 0.5
+    if task == "rbm":
+        return m["rbm/final_error"] < m["rbm/first_error"]
+    if task == "som":
+        return m["som/final_error"] < m["som/first_error"] and m["som/neighbour_distance_ratio"] < 1
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; prints one line per task and seed."""
+    import json
+
+    bench = tyro.cli(Bench, args=sys.argv[1:] if argv is None else argv, description=__doc__)
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in bench.tasks:
+            for seed in bench.seeds:
+                start = time.perf_counter()
+                m = run(Args(task=task, seed=seed, run_dir=tmp, console=False))
+                seconds = time.perf_counter() - start
+                metric, check, target = TARGETS[task]
+                ok = check(m[metric]) and extra_checks(task, m)
+                details = "  ".join(f"{k.split('/')[-1]} {m[k]:.4g}" for k in DETAILS.get(task, ()))
+                print(f"{task:18s} seed {seed}  {metric} {m[metric]:.4f}  ({target}: "
+                      f"{'met' if ok else 'MISSED'})  {seconds:5.1f} s  {details}", flush=True)
+    if bench.bc_run:
+        m = json.loads((Path(bench.bc_run) / "summary.json").read_text())
+        ok = m["agreement"] >= 0.8 and m["wins_vs_random"] >= 0.95
+        print(f"{'bc':18s} agreement {m['agreement']:.4f}  wins vs random "
+              f"{m['wins_vs_random']:.3f}  (>= 0.80 and >= 0.95: {'met' if ok else 'MISSED'})  "
+              f"positions {m['positions']:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
