@@ -30,8 +30,9 @@ class ViewOptions:
 
     env_id: str | None = None
     """Game or Gymnasium env (default: the checkpoint's)."""
-    delay: float = 0.6
-    """Seconds between an agent's moves (+ / - change it)."""
+    delay: float | None = None
+    """Seconds between an agent's moves (+ / - change it; default 0.6 on boards, 1/30 in
+    Gymnasium envs)."""
     record: str | None = None
     """Write what the window shows to a .gif or .mp4 when it closes (one frame per move)."""
     greedy: bool = True
@@ -46,7 +47,7 @@ class Window:
     every new picture to a .gif or .mp4 when the window closes. `headless` draws off-screen
     (no display: league videos)."""
 
-    def __init__(self, scene: Any, delay: float = 0.6, games: int | None = None,
+    def __init__(self, scene: Any, delay: float | None = None, games: int | None = None,
                  record: Path | str | None = None, headless: bool = False, fps: int = 30,
                  title: str = "ludus") -> None:
         import pygame
@@ -54,6 +55,8 @@ class Window:
         if record is not None and Path(record).suffix.lower() not in (".gif", ".mp4"):
             raise ValueError(f"--record {record} must end in .gif or .mp4")
         pygame.font.init()
+        if delay is None:
+            delay = 0.6 if hasattr(scene, "renderer") else 1 / fps
         self.scene, self.delay, self.games, self.fps = scene, delay, games, fps
         self.record = None if record is None else Path(record)
         width, height = scene.size()
@@ -257,7 +260,9 @@ class Window:
 
         path = None
         if self.record is not None and self.frames:
-            path = write_video(self.record, self.frames, fps=2)
+            # a board video moves at the watched pace (2 moves/s by default); an env's at 30
+            fps = 2 if hasattr(self.scene, "renderer") else self.fps
+            path = write_video(self.record, self.frames, fps=fps)
             self.frames = []
         if not self.headless:
             pygame.display.quit()
