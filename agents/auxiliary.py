@@ -85,22 +85,21 @@ def sequences(cfg: SupervisedConfig, series: Any, copy: Any, tracker: Tracker
     copy-after-delay memory task, beside a feed-forward MLP on the last MLP_WINDOW steps."""
     torch.manual_seed(cfg.seed)
     model = Predictor(cfg.net, series.x_train.shape[1:], 1)
-    fit(model, series, dataclasses.replace(cfg, loss="mse"), _logger(tracker))
+    done = int(fit(model, series, dataclasses.replace(cfg, loss="mse"), _logger(tracker))["epochs"])
     pred = predict(model, series.x_test)[:, 10:]
     target, last = series.y_test[:, 10:], series.x_test[:, 10:]
     mse, naive = float(((pred - target) ** 2).mean()), float(((last - target) ** 2).mean())
     out = {"sine/mse": mse, "sine/repeat_last_mse": naive, "sine/improvement": naive / mse}
     memory = Predictor(cfg.net, copy.x_train.shape[1:], copy.num_classes, last_step=True)
-    out["copy/accuracy"] = fit(memory, copy, dataclasses.replace(cfg, loss="cross_entropy"),
-                               lambda m, e: tracker.log({f"copy/{k}": v for k, v in m.items()},
-                                                        e))["test/accuracy"]
+    result = fit(memory, copy, dataclasses.replace(cfg, loss="cross_entropy"),
+                 lambda m, e: tracker.log({f"copy/{k}": v for k, v in m.items()}, done + e))
+    out["copy/accuracy"] = result["test/accuracy"]
     window = dataclasses.replace(copy, **{k: getattr(copy, k)[:, -MLP_WINDOW:]
                                           for k in ("x_train", "x_val", "x_test")})
     mlp_cfg = dataclasses.replace(cfg, loss="cross_entropy", net=NETS["digits-mlp"])
     mlp = Predictor(mlp_cfg.net, window.x_train.shape[1:], copy.num_classes)
     out["copy/mlp_accuracy"] = fit(mlp, window, mlp_cfg)["test/accuracy"]
     out["copy/delay"] = copy.x_train.shape[1] - 1
-    tracker.log(out, 0)
     return out
 
 

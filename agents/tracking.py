@@ -108,6 +108,7 @@ class Tracker:
                  wandb_run_id: str | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.last_step = 0  # the highest step logged (wandb steps only go forward)
         self.backends: list[Any] = [JsonlBackend(self.run_dir / "metrics.jsonl")]
         self.console = ConsoleBackend(total, name) if console else None
         if self.console:
@@ -127,6 +128,7 @@ class Tracker:
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
         """Record metrics at an environment step."""
+        self.last_step = max(self.last_step, step)
         for backend in list(self.backends):
             try:
                 backend.log(metrics, step)

@@ -138,7 +138,8 @@ def run(args: Args) -> dict:
 
             metrics = behaviour_clone(folder, args.env_id, args.teacher, num_games=args.games,
                                       dataset=args.dataset, epochs=epochs, seed=args.seed)
-        tracker.log({k: v for k, v in metrics.items() if isinstance(v, int | float)}, epochs)
+        tracker.log({k: v for k, v in metrics.items() if isinstance(v, int | float)},
+                    max(epochs, tracker.last_step))
     finally:
         tracker.close()
     (folder / "summary.json").write_text(json.dumps(metrics, indent=1))
