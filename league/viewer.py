@@ -1,6 +1,6 @@
 """What the watch and play windows show, without pygame: seats (who plays, their role and
 rating), a board game played move by move with each mover's action probabilities and value
-estimate, undo by replay, and the score; and the same for a Gymnasium env.
+estimate, undo by replay, and the score (Gymnasium envs: league/gym_scene.py).
 
 league/window.py draws these scenes; tests drive them directly or through the window."""
 
