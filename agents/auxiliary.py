@@ -30,9 +30,9 @@ from nets import NetSpec
 
 NETS = {
     "digits-perceptron": NetSpec(hidden=(), ortho_init=False),
-    "digits-mlp": NetSpec(hidden=(256, 128), activation="relu", dropout=0.2),
-    "digits-cnn": NetSpec(encoder="board_cnn", channels=(32, 64), cnn_dim=128, activation="relu",
-                          batch_norm=True),
+    "digits-mlp": NetSpec(hidden=(256, 128), activation="relu", dropout=0.2, batch_norm=True),
+    "digits-cnn": NetSpec(encoder="board_cnn", channels=(64, 64, 64), cnn_dim=128,
+                          activation="relu", batch_norm=True),
     "sequence-lstm": NetSpec(hidden=(), core="lstm", core_size=128, ortho_init=False,
                              forget_bias=1.0),
     "sequence-gru": NetSpec(hidden=(), core="gru", core_size=128, ortho_init=False),

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import torch
 import tyro
 
 from agents.tracking import Tracker, WandbConfig
@@ -59,6 +60,8 @@ class Args:
     """bc: games to record (about 2.5 minutes per 1000 on one core)."""
     dataset: str | None = None
     """bc: clone a recorded dataset (.npz) instead of recording."""
+    torch_threads: int = 1
+    """torch intra-op threads (these nets are small: one thread is fastest)."""
     run_dir: str = "runs"
     """Parent folder of runs."""
     track: bool = False
@@ -96,6 +99,7 @@ def run(args: Args) -> dict:
     from envs import datasets
 
     check_task(args.task)
+    torch.set_num_threads(args.torch_threads)
     task, epochs = args.task, args.epochs or EPOCHS[args.task]
     # data first: a bad path fails before a run folder exists
     if task.startswith("sequence-"):
@@ -115,7 +119,7 @@ def run(args: Args) -> dict:
     try:
         if task.startswith("digits-"):
             cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs,
-                                   patience=10 if task == "digits-cnn" else 15, seed=args.seed)
+                                   patience=15, seed=args.seed)
             metrics = auxiliary.classify(task, data, cfg, tracker)
         elif task.startswith("sequence-"):
             cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs, patience=20,
