@@ -46,6 +46,14 @@ def load_player(spec: str, seed: int = 0) -> Any:
     return load_policy(spec)
 
 
+def choose_move(probs: np.ndarray, rng: np.random.Generator, greedy: bool) -> int:
+    """A move from one position's probabilities: sampled, or (greedy) uniform among the most
+    probable (bots' equally best moves)."""
+    if greedy:
+        return int(rng.choice(np.flatnonzero(probs >= probs.max() - 1e-9)))
+    return int(rng.choice(len(probs), p=probs / probs.sum()))
+
+
 class Seated:
     """A player seated at the envs of a batch: it keeps its recurrent state per env, resets
     it where a new game starts, and answers only for the envs it is asked about (the

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 import envs
+from league.arena import choose_move
 from league.viewer import Analysis, IllegalMove, Seat, analyse
 
 # Keyboard layouts for Gymnasium envs without get_keys_to_action(), in gymnasium.utils.play's
@@ -79,9 +80,7 @@ class GymScene:
         """The agent acts (greedy or sampled); returns the action."""
         if self.human:
             raise IllegalMove("you play this one: use the keyboard")
-        probs = self.think().probs
-        action = int(np.argmax(probs)) if self.greedy else int(
-            self.rng.choice(len(probs), p=probs / probs.sum()))
+        action = choose_move(self.think().probs, self.rng, self.greedy)
         self.play(action)
         return action
 
@@ -97,10 +96,24 @@ class GymScene:
             self.score.append(self.episode_return)
             self.result = f"return {self.episode_return:.1f}"
 
-    def keys_to_action(self) -> dict[tuple[str, ...], int]:
-        """Pressed keys -> action, Gymnasium's play convention: the env's own
-        get_keys_to_action() (Atari) or ludus's layouts of the classic-control and Box2D envs.
-        An env without either cannot be played by keyboard (one clear error)."""
+    pace = 1 / 30  # seconds per step when watching (and 30 frames/s in videos)
+
+    def colour(self, i: int) -> None:
+        """No pieces."""
+        return None
+
+    @property
+    def thinker(self) -> str:
+        """The agent, acting or advising."""
+        return self.seat.name
+
+    def keys_to_action(self) -> dict[tuple[str, ...], int] | None:
+        """Pressed keys -> action when a person plays (else None), Gymnasium's play
+        convention: the env's own get_keys_to_action() (Atari) or ludus's layouts of the
+        classic-control and Box2D envs. An env without either cannot be played by keyboard
+        (one clear error)."""
+        if not self.human:
+            return None
         unwrapped = self.env.envs[0].unwrapped
         if hasattr(unwrapped, "get_keys_to_action"):
             import pygame

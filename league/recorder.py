@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from envs.datasets import GameDataset
-from league.arena import load_player, play_match
+from league.arena import choose_move, load_player, play_match
 
 
 class Recorder:
@@ -37,9 +37,7 @@ class Recorder:
         deterministic), remembered with what it saw."""
         probs, state = self.player.action_probs(obs, state, action_mask)
         probs = np.asarray(probs, dtype=np.float64)
-        if deterministic:
-            probs = (probs >= probs.max(-1, keepdims=True) - 1e-9).astype(np.float64)
-        actions = np.array([self.rng.choice(len(p), p=p / p.sum()) for p in probs])
+        actions = np.array([choose_move(p, self.rng, deterministic) for p in probs])
         mask = obs["action_mask"] if action_mask is None else action_mask
         for i in range(len(actions)):
             self.pending.setdefault(i, []).append(

@@ -16,7 +16,7 @@ import envs
 from agents import load_policy
 from agents.checkpoint import read_meta
 from envs.render import BoardRenderer, board_of, renderer_game
-from league.arena import checkpoint_of
+from league.arena import checkpoint_of, choose_move
 from league.bots import is_bot, make_bot
 from league.coordinator import League, LeagueError
 
@@ -203,12 +203,7 @@ class BoardMatch:
         """The player to move (not a person) decides and moves; returns its action."""
         if self.over or self.seats[self.to_move].human:
             raise IllegalMove("not the agent's turn")
-        probs = self.think().probs
-        if self.greedy:
-            best = np.flatnonzero(probs >= probs.max() - 1e-9)
-            action = int(self.rng.choice(best))
-        else:
-            action = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+        action = choose_move(self.think().probs, self.rng, self.greedy)
         self.play(action)
         return action
 
@@ -263,6 +258,21 @@ class BoardMatch:
         action = cell[1] if self.renderer.game == "connect_four" else cell[0] * 3 + cell[1]
         self.play(action)
         return action
+
+    pace = 0.6  # seconds per move when watching
+
+    def colour(self, i: int) -> tuple[int, int, int] | None:
+        """The piece colour of seats[i] this game."""
+        return self.renderer.style.colours[(i - self.first) % 2]
+
+    @property
+    def thinker(self) -> str:
+        """Whose analysis the panel shows."""
+        return self.seats[self.shown].name
+
+    def keys_to_action(self) -> None:
+        """Boards are played with the mouse."""
+        return None
 
     def labels(self) -> list[str]:
         """Name of each action for the panel."""

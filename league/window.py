@@ -56,7 +56,7 @@ class Window:
             raise ValueError(f"--record {record} must end in .gif or .mp4")
         pygame.font.init()
         if delay is None:
-            delay = 0.6 if hasattr(scene, "renderer") else 1 / fps
+            delay = scene.pace
         self.scene, self.delay, self.games, self.fps = scene, delay, games, fps
         self.record = None if record is None else Path(record)
         width, height = scene.size()
@@ -70,7 +70,7 @@ class Window:
             pygame.display.set_caption(title)
             self.surface = pygame.display.set_mode(self.size)
         self.font, self.small = pygame.font.Font(None, 24), pygame.font.Font(None, 20)
-        self.keys = scene.keys_to_action() if getattr(scene, "human", False) else None
+        self.keys = scene.keys_to_action()
         self.paused, self.running = False, True
         self.next_move, self.restart_at = 0.0, None
         self.frames: list[np.ndarray] = []
@@ -165,8 +165,7 @@ class Window:
         x, y = self.board_width + 14, 12
         for i, seat in enumerate(scene.seats):
             marker = ">" if (len(scene.seats) > 1 and i == scene.to_move and not scene.over) else " "
-            if hasattr(scene, "renderer"):  # the seat's piece colour
-                colour = scene.renderer.style.colours[(i - scene.first) % 2]
+            if (colour := scene.colour(i)) is not None:  # the seat's pieces
                 pygame.draw.circle(surface, colour, (x + 20, y + 8), 7)
             self._text(marker, x, y, TEXT)
             y = self._text(seat.label(), x + 32, y, TEXT)
@@ -193,7 +192,7 @@ class Window:
         if scene.shown is None:
             return y
         a = scene.analysis[scene.shown]
-        name = scene.seat.name if hasattr(scene, "seat") else scene.seats[scene.shown].name
+        name = scene.thinker
         value = "" if a.value is None else f", value {a.value:+.2f}"
         y = self._text(f"{name}{value}", x, y, TEXT, self.small)
         for label, p, legal in zip(scene.labels(), a.probs, a.legal, strict=True):
@@ -260,9 +259,8 @@ class Window:
 
         path = None
         if self.record is not None and self.frames:
-            # a board video moves at the watched pace (2 moves/s by default); an env's at 30
-            fps = 2 if hasattr(self.scene, "renderer") else self.fps
-            path = write_video(self.record, self.frames, fps=fps)
+            # videos move at the scene's own pace: 1/0.6 moves/s on boards, 30 env steps/s
+            path = write_video(self.record, self.frames, fps=1 / self.scene.pace)
             self.frames = []
         if not self.headless:
             pygame.display.quit()
