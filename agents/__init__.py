@@ -1,11 +1,11 @@
 """Agents: DQN, REINFORCE, A2C, PPO and recurrent PPO, with the machinery they share
 (rollout storage and GAE, replay buffers, the training loop, checkpoints, tracking)."""
 
-from agents.checkpoint import CheckpointError, load_policy
-from agents.core import Step, TrainingError
-from agents.loop import RunConfig, Trainer, load_run, resume, split_config, train
-from agents.policy import Policy
-from agents.registry import ALGOS, algo_entry, make_agent
+from ludus.agents.checkpoint import CheckpointError, load_policy
+from ludus.agents.core import Step, TrainingError
+from ludus.agents.loop import RunConfig, Trainer, load_run, resume, split_config, train
+from ludus.agents.policy import Policy
+from ludus.agents.registry import ALGOS, algo_entry, make_agent
 
 __all__ = [
     "ALGOS", "CheckpointError", "Policy", "RunConfig", "Step", "Trainer", "TrainingError",

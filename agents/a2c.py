@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import torch
 
-from agents.core import policy_gradient_step, set_learning_rate
-from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
+from ludus.agents.core import policy_gradient_step, set_learning_rate
+from ludus.agents.onpolicy import ActorCriticAgent, OnPolicyConfig
 
 
 @dataclass

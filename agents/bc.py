@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import torch
 
-from agents.core import as_tensor
+from ludus.agents.core import as_tensor
 
 
 def _cross_entropy(net: torch.nn.Module, obs: torch.Tensor, target: torch.Tensor,

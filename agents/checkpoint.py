@@ -250,8 +250,8 @@ def load_train_state(path: Path | str) -> dict[str, Any]:
 def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
     """Open a checkpoint directory (or a run folder's latest) as a Policy, without pickle
     (its parameters are frozen: it is for acting)."""
-    from agents.policy import Policy
-    from nets import NetSpec, build_net
+    from ludus.agents.policy import Policy
+    from ludus.nets import NetSpec, build_net
 
     path = resolve_checkpoint(path)
     meta = read_meta(path)

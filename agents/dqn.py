@@ -12,9 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.core import Step, as_tensor, check_finite, gradient_step, linear_schedule, split_obs
-from agents.replay import PrioritizedReplayBuffer, ReplayBuffer
-from nets import NetSpec, build_net, num_actions, observation_space
+from ludus.agents.core import Step, as_tensor, check_finite, gradient_step, linear_schedule, split_obs
+from ludus.agents.replay import PrioritizedReplayBuffer, ReplayBuffer
+from ludus.nets import NetSpec, build_net, num_actions, observation_space
 
 
 @dataclass

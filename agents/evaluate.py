@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.policy import Policy
+from ludus.agents.policy import Policy
 
 
 def evaluate(policy: Policy, make_env: Callable[..., Any], num_episodes: int, seed: int = 0,

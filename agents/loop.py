@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.checkpoint import (
+from ludus.agents.checkpoint import (
     load_train_state,
     load_weights,
     point_latest,
@@ -24,11 +24,11 @@ from agents.checkpoint import (
     save_checkpoint,
     space_to_json,
 )
-from agents.core import Step, resolve_device
-from agents.evaluate import evaluate, record_episode
-from agents.policy import Policy
-from agents.registry import algo_entry, closest, from_dict, make_agent, net_kind
-from agents.tracking import Tracker, WandbConfig
+from ludus.agents.core import Step, resolve_device
+from ludus.agents.evaluate import evaluate, record_episode
+from ludus.agents.policy import Policy
+from ludus.agents.registry import algo_entry, closest, from_dict, make_agent, net_kind
+from ludus.agents.tracking import Tracker, WandbConfig
 
 EnvFactory = Callable[..., gym.vector.VectorEnv]
 """make_env(num_envs, seed, **kwargs) -> a vector env with same-step autoreset."""

@@ -9,10 +9,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.checkpoint import load_encoder
-from agents.core import Step, as_tensor, load_sampler_train_state, sampler_train_state, split_obs
-from agents.storage import RolloutStorage
-from nets import NetSpec, build_net, num_actions, observation_space
+from ludus.agents.checkpoint import load_encoder
+from ludus.agents.core import Step, as_tensor, load_sampler_train_state, sampler_train_state, split_obs
+from ludus.agents.storage import RolloutStorage
+from ludus.nets import NetSpec, build_net, num_actions, observation_space
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int8): torch.int8}
 

@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.core import as_tensor, sample_logits, split_obs
-from nets import State, observation_space
+from ludus.agents.core import as_tensor, sample_logits, split_obs
+from ludus.nets import State, observation_space
 
 
 class Policy:

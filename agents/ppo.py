@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import torch
 
-from agents.checkpoint import load_policy
-from agents.core import (
+from ludus.agents.checkpoint import load_policy
+from ludus.agents.core import (
     check_finite,
     gradient_step,
     kl_divergence,
@@ -19,8 +19,8 @@ from agents.core import (
     normalize,
     set_learning_rate,
 )
-from agents.onpolicy import ActorCriticAgent, OnPolicyConfig
-from nets import NetSpec
+from ludus.agents.onpolicy import ActorCriticAgent, OnPolicyConfig
+from ludus.nets import NetSpec
 
 
 @dataclass

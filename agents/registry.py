@@ -12,10 +12,10 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from agents.a2c import A2C, A2CConfig
-from agents.dqn import DQN, DQNConfig
-from agents.ppo import PPO, PPOConfig, RecurrentPPOConfig
-from agents.reinforce import Reinforce, ReinforceConfig
+from ludus.agents.a2c import A2C, A2CConfig
+from ludus.agents.dqn import DQN, DQNConfig
+from ludus.agents.ppo import PPO, PPOConfig, RecurrentPPOConfig
+from ludus.agents.reinforce import Reinforce, ReinforceConfig
 
 ALGOS: dict[str, tuple[type, type]] = {
     "dqn": (DQN, DQNConfig),

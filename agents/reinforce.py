@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.core import (
+from ludus.agents.core import (
     Step,
     as_tensor,
     load_sampler_train_state,
@@ -19,8 +19,8 @@ from agents.core import (
     sampler_train_state,
     split_obs,
 )
-from agents.onpolicy import PolicyGradientConfig, policy_net
-from agents.storage import discounted_returns
+from ludus.agents.onpolicy import PolicyGradientConfig, policy_net
+from ludus.agents.storage import discounted_returns
 
 
 @dataclass

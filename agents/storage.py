@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from nets import State
+from ludus.nets import State
 
 
 def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_values: torch.Tensor,

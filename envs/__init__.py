@@ -1,7 +1,7 @@
 """Everything that produces observations: envs.make, wrappers, games and datasets."""
 
-from envs.registry import BOARD_GAMES, LUDUS_ENVS, check_id, is_game, known_ids, make, make_game
-from envs.versus import TurnGame, Versus
+from ludus.envs.registry import BOARD_GAMES, LUDUS_ENVS, check_id, is_game, known_ids, make, make_game
+from ludus.envs.versus import TurnGame, Versus
 
 __all__ = ["BOARD_GAMES", "LUDUS_ENVS", "TurnGame", "Versus", "check_id", "is_game", "known_ids",
            "make", "make_game"]

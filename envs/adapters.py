@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.board import check_actions
+from ludus.envs.board import check_actions
 
 
 def _rows(rows: np.ndarray | None, n: int) -> np.ndarray:

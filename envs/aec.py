@@ -11,8 +11,8 @@ import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils import AgentSelector
 
-from envs.registry import BOARD_GAMES
-from envs.render import BoardRenderer, ansi, board_of
+from ludus.envs.registry import BOARD_GAMES
+from ludus.envs.render import BoardRenderer, ansi, board_of
 
 AGENTS = {"connect_four": ["player_0", "player_1"], "tictactoe": ["player_1", "player_2"]}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.board import BoardGame
+from ludus.envs.board import BoardGame
 
 ROWS, COLS, STRIDE = 6, 7, 7
 # observation row 0 is the top row: cell (r, c) is bit c * 7 + (5 - r)

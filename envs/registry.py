@@ -8,12 +8,12 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.board import BoardGame
-from envs.cartpole import BatchedCartPole
-from envs.connect_four import ConnectFour
-from envs.tictactoe import TicTacToe
-from envs.versus import Opponent, TurnGame, Versus
-from envs.wrappers import MaskVelocity, atari
+from ludus.envs.board import BoardGame
+from ludus.envs.cartpole import BatchedCartPole
+from ludus.envs.connect_four import ConnectFour
+from ludus.envs.tictactoe import TicTacToe
+from ludus.envs.versus import Opponent, TurnGame, Versus
+from ludus.envs.wrappers import MaskVelocity, atari
 
 
 def _cartpole_novel(**kwargs: Any) -> gym.Env:
@@ -51,11 +51,11 @@ def make_game(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
     if env_id in BOARD_GAMES:
         return BOARD_GAMES[env_id](num_envs)
     if env_id.startswith(PETTINGZOO):
-        from envs.adapters import pettingzoo_game
+        from ludus.envs.adapters import pettingzoo_game
 
         return pettingzoo_game(env_id.removeprefix(PETTINGZOO), num_envs, seed, **kwargs)
     if env_id.startswith(SPIEL):
-        from envs.adapters import SpielGame
+        from ludus.envs.adapters import SpielGame
 
         return SpielGame(env_id.removeprefix(SPIEL), num_envs, seed, **kwargs)
     close = difflib.get_close_matches(env_id, list(BOARD_GAMES), n=2, cutoff=0.5)

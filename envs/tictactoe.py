@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.board import BoardGame
+from ludus.envs.board import BoardGame
 
 LINES = np.array([sum(1 << i for i in line) for line in (
     (0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))],

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from envs.board import random_legal
+from ludus.envs.board import random_legal
 
 
 class TurnGame(Protocol):

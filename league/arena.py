@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 import torch
 
-import envs
-from agents import load_policy
-from envs.board import random_legal
-from league.bots import is_bot, make_bot
+from ludus import envs
+from ludus.agents import load_policy
+from ludus.envs.board import random_legal
+from ludus.league.bots import is_bot, make_bot
 
 
 def checkpoint_of(spec: str) -> str:
     """A league folder's first main agent's checkpoint (its average policy where the league
     keeps one: OpenSpiel games), `<league folder>/<player id>` that member's checkpoint (or
     bot name); any other spec unchanged."""
-    from league.coordinator import League, LeagueError
+    from ludus.league.coordinator import League, LeagueError
 
     path = Path(spec)
     if (path / "league.json").exists():

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.connect_four import CELL_BITS as C4_BITS
-from envs.connect_four import COLS, ROWS, STRIDE
-from envs.tictactoe import LINES as TTT_LINES
+from ludus.envs.connect_four import CELL_BITS as C4_BITS
+from ludus.envs.connect_four import COLS, ROWS, STRIDE
+from ludus.envs.tictactoe import LINES as TTT_LINES
 
 C4_SHIFTS = (1, STRIDE, STRIDE - 1, STRIDE + 1)
 TTT_LINE_INTS = [int(x) for x in TTT_LINES]

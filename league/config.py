@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents import split_config
-from agents.registry import CONFIG_DIR, from_dict, load_config_file
-from agents.tracking import WandbConfig
-from league.coordinator import League, learner_ids
-from league.matchmaking import MatchmakingConfig
-from league.selfplay import SelfPlayConfig, split_selfplay
+from ludus.agents import split_config
+from ludus.agents.registry import CONFIG_DIR, from_dict, load_config_file
+from ludus.agents.tracking import WandbConfig
+from ludus.league.coordinator import League, learner_ids
+from ludus.league.matchmaking import MatchmakingConfig
+from ludus.league.selfplay import SelfPlayConfig, split_selfplay
 
 
 @dataclass

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.checkpoint import atomic_write_text
-from league.matchmaking import LEARNER_ROLES, Matchmaker, MatchmakingConfig, Player
-from league.payoff import Payoff, elo_update
+from ludus.agents.checkpoint import atomic_write_text
+from ludus.league.matchmaking import LEARNER_ROLES, Matchmaker, MatchmakingConfig, Player
+from ludus.league.payoff import Payoff, elo_update
 
 FORMAT, VERSION = "ludus-league", 1
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from league.coordinator import League
+from ludus.league.coordinator import League
 
 
 def heatmap(matrix: np.ndarray, cell: int = 12) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from league.payoff import Payoff
+from ludus.league.payoff import Payoff
 
 ROLES = ("main_agent", "main_exploiter", "league_exploiter", "snapshot", "fixed")
 LEARNER_ROLES = ROLES[:3]

@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from envs.datasets import GameDataset
-from league.arena import choose_move, load_player, play_match
+from ludus import envs
+from ludus.envs.datasets import GameDataset
+from ludus.envs.render import BoardRenderer, board_of, renderer_game
+from ludus.league.arena import choose_move, load_player, play_match
 
 
 class Recorder:
@@ -62,6 +64,33 @@ class Recorder:
                            index.astype(np.int64), {"num_games": self.num_games, **info})
 
 
+def game_frames(game: str, players: list[Any], seed: int = 0, max_moves: int = 200
+                ) -> list[np.ndarray]:
+    """One game of players[0] (moving first) against players[1], each playing its most
+    probable move (ties broken by `seed`), drawn off-screen by the game's board renderer:
+    one (H, W, 3) picture per position, the first the empty board."""
+    renderer = BoardRenderer(renderer_game(game))
+    board = envs.make_game(game, 1)
+    board.reset()
+    rng = np.random.default_rng(seed)
+    states = [player.initial_state(1) for player in players]
+
+    def picture() -> np.ndarray:
+        return renderer.frame(board_of(board.observation(seat=np.array([0]))[0]))
+
+    frames = [picture()]
+    for _ in range(max_moves):
+        mover = int(board.to_move[0])
+        obs = {"observation": board.observation()[:1], "action_mask": board.action_mask()[:1]}
+        probs, states[mover] = players[mover].action_probs(obs, states[mover])
+        action = choose_move(np.asarray(probs[0], dtype=np.float64), rng, greedy=True)
+        _, terminated, truncated = board.play(np.array([action]), np.array([0]))
+        frames.append(picture())
+        if terminated[0] or truncated[0]:
+            break
+    return frames
+
+
 def record(game: str, teacher: str, opponent: str, num_games: int, opening_moves: int = 0,
            deterministic: bool = True, seed: int = 0) -> GameDataset:
     """`num_games` games of `teacher` against `opponent` (specs as load_player takes them:
@@ -82,11 +111,10 @@ def clone_checkpoint(data: GameDataset, out: Path | str, config: str | None = No
     of `env_id` (default the recorded game; its shipped config, or `config`), so
     `scripts/league.py --init out` starts from it. Returns the cloning metrics (held-out
     agreement with the teacher, losses)."""
-    import envs
-    from agents.bc import clone_policy
-    from agents.checkpoint import save_checkpoint, space_to_json
-    from agents.registry import make_agent, net_kind
-    from league.config import LeagueConfig, learner_configs
+    from ludus.agents.bc import clone_policy
+    from ludus.agents.checkpoint import save_checkpoint, space_to_json
+    from ludus.agents.registry import make_agent, net_kind
+    from ludus.league.config import LeagueConfig, learner_configs
 
     game = env_id or data.game
     algo, algo_cfg, _ = learner_configs(LeagueConfig(env_id=game, config=config))
@@ -116,7 +144,7 @@ def behaviour_clone(out: Path | str, env_id: str = "connect_four", teacher: str 
     `dataset`, add mirror images, clone into `out`/checkpoint, and measure the clone:
     held-out agreement with the teacher and its wins against random. The dataset is kept as
     `out`/dataset.npz."""
-    from envs.datasets import mirrored
+    from ludus.envs.datasets import mirrored
 
     out = Path(out)
     if dataset is not None:

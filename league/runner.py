@@ -18,22 +18,21 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-import envs
-from agents import RunConfig, Trainer
-from agents.checkpoint import load_weights, save_checkpoint
-from agents.evaluate import write_video
-from agents.registry import make_agent
-from agents.tracking import Tracker
-from envs.render import renderer_game
-from league.arena import SeatedOpponents, load_player, play_match
-from league.config import LeagueConfig, default_eval_bots, learner_configs
-from league.coordinator import League, LeagueError, learner_ids
-from league.dashboard import heatmap, payoff_rows, summary_table
-from league.matchmaking import Player, pfsp_weights
-from league.payoff import Payoff
-from league.snapshots import SnapshotStore, freeze_files
-from league.viewer import BoardMatch, Seat
-from league.window import game_frames
+from ludus import envs
+from ludus.agents import RunConfig, Trainer
+from ludus.agents.checkpoint import load_weights, save_checkpoint
+from ludus.agents.evaluate import write_video
+from ludus.agents.registry import make_agent
+from ludus.agents.tracking import Tracker
+from ludus.envs.render import renderer_game
+from ludus.league.arena import SeatedOpponents, load_player, play_match
+from ludus.league.config import LeagueConfig, default_eval_bots, learner_configs
+from ludus.league.coordinator import League, LeagueError, learner_ids
+from ludus.league.dashboard import heatmap, payoff_rows, summary_table
+from ludus.league.matchmaking import Player, pfsp_weights
+from ludus.league.payoff import Payoff
+from ludus.league.recorder import game_frames
+from ludus.league.snapshots import SnapshotStore, freeze_files
 
 
 def check_two_player_zero_sum(env_id: str) -> None:
@@ -296,20 +295,15 @@ class LeagueRunner:
         return media
 
     def _game_video(self, main: str) -> Path | None:
-        """A GIF of one game of the main agent against the strongest evaluation bot, drawn by
-        the watch window (videos/interval_<k>.gif); None for games without a board."""
+        """A GIF of one game of the main agent against the strongest evaluation bot, drawn
+        off-screen by the game's board renderer (videos/interval_<k>.gif); None for games
+        without a board."""
         try:
             renderer_game(self.cfg.env_id)
         except ValueError:
             return None
-        player = self.league.players[main]
-        bot = self.eval_bots[-1]
-        scene = BoardMatch(self.cfg.env_id, [
-            Seat(main, player.role, player.rating, self.live[main]),
-            Seat(bot, "bot", None, load_player(bot, seed=self.league.interval))],
-            seed=self.league.interval)
-        frames = game_frames(scene)
-        self.live[main].net.train()
+        bot = load_player(self.eval_bots[-1], seed=self.league.interval)
+        frames = game_frames(self.cfg.env_id, [self.live[main], bot], seed=self.league.interval)
         return write_video(self.folder / "videos" / f"interval_{self.league.interval:04d}.gif",
                            frames, fps=2)
 
@@ -334,8 +328,8 @@ class LeagueRunner:
         """Exact NashConv of a main agent and of its average policy: its snapshots weighted
         by their order (linear averaging, as in CFR+: early, weak copies count least), which
         is also distilled into `learners/<id>/average`, a checkpoint like any other."""
-        from agents.bc import fit_policy
-        from league.exploitability import average_policy, nash_conv
+        from ludus.agents.bc import fit_policy
+        from ludus.league.exploitability import average_policy, nash_conv
 
         game = self.cfg.env_id
         copies = [p for p in self.league.players.values()

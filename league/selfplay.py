@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-import envs
-from agents import CheckpointError, RunConfig, Trainer
-from agents.checkpoint import atomic_write_text
-from league.arena import Seated, SeatedOpponents, load_player
+from ludus import envs
+from ludus.agents import CheckpointError, RunConfig, Trainer
+from ludus.agents.checkpoint import atomic_write_text
+from ludus.league.arena import Seated, SeatedOpponents, load_player
 
 
 @dataclass
@@ -115,7 +115,7 @@ def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[st
                                                                          SelfPlayConfig]:
     """A config dict without its `selfplay:` section, and that section as a SelfPlayConfig
     (a `league:` section, scripts/league.py's settings for the game, is dropped too)."""
-    from agents.registry import from_dict
+    from ludus.agents.registry import from_dict
 
     rest = {k: v for k, v in data.items() if k not in ("selfplay", "league")}
     return rest, from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
@@ -135,11 +135,11 @@ def strength_metrics(game: str) -> Callable[[Any], dict[str, float]] | None:
     """Exact strength measures logged at each evaluation where the game has one: NashConv for
     OpenSpiel games, lines lost to perfect play for tic-tac-toe."""
     if game.startswith("spiel:"):
-        from league.exploitability import nash_conv
+        from ludus.league.exploitability import nash_conv
 
         return lambda policy: {"eval/nash_conv": nash_conv(game, policy)}
     if game == "tictactoe":
-        from league.bots import tictactoe_lines
+        from ludus.league.bots import tictactoe_lines
 
         return lambda policy: {"eval/minimax_lines_lost": tictactoe_lines(policy)["loss"],
                                "eval/any_reply_lines_lost": tictactoe_lines(policy, True)["loss"]}

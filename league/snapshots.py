@@ -9,8 +9,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from league.arena import load_player
-from league.matchmaking import Player
+from ludus.league.arena import load_player
+from ludus.league.matchmaking import Player
 
 
 def freeze_files(directory: Path) -> None:

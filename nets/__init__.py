@@ -1,6 +1,6 @@
 """Pure-torch building blocks: encoders, recurrent cores, heads, masking and the net builder."""
 
-from nets.builder import (
+from ludus.nets.builder import (
     ActorCritic,
     Body,
     NetSpec,
@@ -9,13 +9,13 @@ from nets.builder import (
     num_actions,
     observation_space,
 )
-from nets.cnn import BoardCNN, NatureCNN
-from nets.heads import DuelingQHead, policy_head, q_head, value_head
-from nets.layers import activation, layer_init
-from nets.masking import apply_mask, mask_value
-from nets.mlp import MLP
-from nets.normalize import RunningNorm
-from nets.recurrent import RecurrentCore, State
+from ludus.nets.cnn import BoardCNN, NatureCNN
+from ludus.nets.heads import DuelingQHead, policy_head, q_head, value_head
+from ludus.nets.layers import activation, layer_init
+from ludus.nets.masking import apply_mask, mask_value
+from ludus.nets.mlp import MLP
+from ludus.nets.normalize import RunningNorm
+from ludus.nets.recurrent import RecurrentCore, State
 
 __all__ = [
     "MLP", "ActorCritic", "Body", "BoardCNN", "DuelingQHead", "NatureCNN", "NetSpec", "QNetwork",

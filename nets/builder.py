@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from nets.cnn import BoardCNN, NatureCNN
-from nets.heads import DuelingQHead, policy_head, q_head, value_head
-from nets.masking import apply_mask
-from nets.mlp import MLP
-from nets.normalize import RunningNorm
-from nets.recurrent import RecurrentCore, State
+from ludus.nets.cnn import BoardCNN, NatureCNN
+from ludus.nets.heads import DuelingQHead, policy_head, q_head, value_head
+from ludus.nets.masking import apply_mask
+from ludus.nets.mlp import MLP
+from ludus.nets.normalize import RunningNorm
+from ludus.nets.recurrent import RecurrentCore, State
 
 
 @dataclass

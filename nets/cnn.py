@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nets.layers import activation, layer_init
+from ludus.nets.layers import activation, layer_init
 
 
 def channels_last(shape: Sequence[int]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nets.layers import layer_init
+from ludus.nets.layers import layer_init
 
 
 def policy_head(in_dim: int, num_actions: int, ortho_init: bool = True) -> nn.Linear:

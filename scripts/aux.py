@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import tyro
 
-from agents.tracking import Tracker, WandbConfig
+from ludus.agents.tracking import Tracker, WandbConfig
 
 TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "sequence-lstm", "sequence-gru",
          "autoencoder", "gan", "rbm", "som", "bc")
@@ -82,7 +82,7 @@ def check_task(name: str) -> None:
 
 def images(args: Args):  # noqa: ANN201 - an envs.datasets.Split
     """The image data: IDX files when given, else the digits."""
-    from envs import datasets
+    from ludus.envs import datasets
 
     if args.idx_images or args.idx_labels:
         if not (args.idx_images and args.idx_labels):
@@ -93,10 +93,10 @@ def images(args: Args):  # noqa: ANN201 - an envs.datasets.Split
 
 def run(args: Args) -> dict:
     """Run the task; returns its headline metrics (also in <run>/summary.json)."""
-    from agents import auxiliary
-    from agents.generative import GenerativeConfig
-    from agents.supervised import Predictor, SupervisedConfig, fit
-    from envs import datasets
+    from ludus.agents.auxiliary import tasks as auxiliary
+    from ludus.agents.auxiliary.generative import GenerativeConfig
+    from ludus.agents.auxiliary.supervised import Predictor, SupervisedConfig, fit
+    from ludus.envs import datasets
 
     check_task(args.task)
     torch.set_num_threads(args.torch_threads)
@@ -138,7 +138,7 @@ def run(args: Args) -> dict:
         elif task == "som":
             metrics = auxiliary.som(data, replace(gen, learning_rate=0.5), tracker)
         else:
-            from league.recorder import behaviour_clone
+            from ludus.league.recorder import behaviour_clone
 
             metrics = behaviour_clone(folder, args.env_id, args.teacher, num_games=args.games,
                                       dataset=args.dataset, epochs=epochs, seed=args.seed)

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import tyro
 
-import envs
-from agents import Trainer, split_config
-from agents.evaluate import evaluate
-from agents.registry import load_config_file
+from ludus import envs
+from ludus.agents import Trainer, split_config
+from ludus.agents.evaluate import evaluate
+from ludus.agents.registry import load_config_file
 
 ENV_ID = "CartPole-v1"
 

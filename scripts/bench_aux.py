@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tyro
 
-from scripts.aux import TASKS, Args, run
+from ludus.scripts.aux import TASKS, Args, run
 
 TARGETS = {  # task: (metric, check, target text)
     "digits-perceptron": ("test/accuracy", lambda v: True, "report beside the MLP"),

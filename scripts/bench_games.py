@@ -25,11 +25,11 @@ import numpy as np
 import torch
 import tyro
 
-import envs
-from agents import split_config
-from agents.registry import load_config_file, make_agent
-from envs.board import random_legal
-from league.selfplay import selfplay_trainer, split_selfplay
+from ludus import envs
+from ludus.agents import split_config
+from ludus.agents.registry import load_config_file, make_agent
+from ludus.envs.board import random_legal
+from ludus.league.selfplay import selfplay_trainer, split_selfplay
 
 
 @dataclass
@@ -94,8 +94,8 @@ def raw_pettingzoo(seconds: float) -> float:
 def learner(bench: GameBench, game_id: str) -> tuple[Any, Any, tuple[Any, Any]]:
     """The config's agent, an env of `game_id` where a frozen copy of its net answers, and
     the learner's (observation, action) spaces."""
-    from agents import Policy
-    from league.bots import RandomBot
+    from ludus.agents import Policy
+    from ludus.league.bots import RandomBot
 
     n = bench.collect_envs
     data, _ = split_selfplay(load_config_file(bench.config))
@@ -111,7 +111,7 @@ class CountingSeat:
     """A seated opponent that counts the moves it makes (env steps of the other seat)."""
 
     def __init__(self, player: Any, num_envs: int) -> None:
-        from league.arena import Seated
+        from ludus.league.arena import Seated
 
         self.seated, self.moves = Seated(player, num_envs), 0
 
@@ -126,8 +126,8 @@ class CountingSeat:
 def collect(bench: GameBench, game_id: str) -> float:
     """Self-play collection env steps/s: the learner acts and stores, the opponent answers,
     full rollouts are valued (GAE); no gradient updates."""
-    from agents import Step
-    from agents.loop import final_observation
+    from ludus.agents import Step
+    from ludus.agents.loop import final_observation
 
     agent, env, _ = learner(bench, game_id)
     obs = [env.reset()[0]]
@@ -151,7 +151,7 @@ def collect_single_pettingzoo(bench: GameBench) -> float:
     """The plain collector: one PettingZoo env, the same net run on one observation per move."""
     from pettingzoo.classic import connect_four_v3
 
-    from agents import Policy
+    from ludus.agents import Policy
 
     agent, _, spaces = learner(bench, "connect_four")
     policy = Policy(agent.net, *spaces)

@@ -49,9 +49,9 @@ def memory_kib() -> dict[str, int]:
 
 def run_one(env_id: str, size: int, steps: int, cache: int) -> dict[str, float]:
     """Build a league with `size` extra snapshots, train it, measure memory."""
-    from league.config import LeagueConfig
-    from league.matchmaking import Player
-    from league.runner import LeagueRunner
+    from ludus.league.config import LeagueConfig
+    from ludus.league.matchmaking import Player
+    from ludus.league.runner import LeagueRunner
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = LeagueConfig(env_id=env_id, total_timesteps=steps, interval_steps=steps,

@@ -16,10 +16,10 @@ from typing import Annotated
 
 import tyro
 
-from agents import CheckpointError
-from agents.checkpoint import read_meta
-from league.arena import checkpoint_of, load_player, play_match
-from league.bots import is_bot
+from ludus.agents import CheckpointError
+from ludus.agents.checkpoint import read_meta
+from ludus.league.arena import checkpoint_of, load_player, play_match
+from ludus.league.bots import is_bot
 
 
 @dataclass

@@ -10,31 +10,21 @@ league; `--resume FOLDER` continues a league after a crash (with --minutes or
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from pathlib import Path
 from typing import Any
-
-# When any script in this folder runs, the folder leads sys.path and this file's name hides
-# the `league` package. Step aside: drop the folder from the path and, if a sibling script
-# imported this file as `league`, put the package in its place.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-if __name__ == "league":
-    del sys.modules["league"]
-    sys.modules["league"] = importlib.import_module("league")
 
 import gymnasium as gym
 import tyro
 
-from agents import CheckpointError
-from agents.registry import from_dict
-from league.config import PRESETS, LeagueConfig, league_section, stored_config
-from league.runner import LeagueRunner
+from ludus.agents import CheckpointError
+from ludus.agents.registry import from_dict
+from ludus.league.config import PRESETS, LeagueConfig, league_section, stored_config
+from ludus.league.runner import LeagueRunner
 
 
 def has_board(env_id: str) -> bool:
     """Whether the watch and play windows can draw this game."""
-    from envs.render import renderer_game
+    from ludus.envs.render import renderer_game
 
     try:
         renderer_game(env_id)

@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 
 import tyro
 
-from agents import CheckpointError
-from league.window import ViewOptions, Window
+from ludus.agents import CheckpointError
+from ludus.league.ui.window import ViewOptions, Window
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Args(ViewOptions):
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv, description=__doc__)
-    from league.viewer import make_scene
+    from ludus.league.ui.scenes import make_scene
 
     try:
         scene = make_scene(args.agent, "human", args.env_id, args.seed, args.greedy)

@@ -18,12 +18,12 @@ from typing import Any
 
 import tyro
 
-from agents import load_policy, split_config
-from agents.registry import load_config_file
-from league.arena import play_match
-from league.bots import make_bot, tictactoe_lines
-from league.exploitability import nash_conv
-from league.selfplay import selfplay_trainer, split_selfplay
+from ludus.agents import load_policy, split_config
+from ludus.agents.registry import load_config_file
+from ludus.league.arena import play_match
+from ludus.league.bots import make_bot, tictactoe_lines
+from ludus.league.exploitability import nash_conv
+from ludus.league.selfplay import selfplay_trainer, split_selfplay
 
 
 @dataclass

@@ -21,10 +21,10 @@ from typing import Annotated, Any
 import gymnasium as gym
 import tyro
 
-import envs
-from agents import CheckpointError, Trainer, TrainingError, load_run, split_config, train
-from agents.registry import CONFIG_DIR, algo_entry, load_config_file
-from league.selfplay import (
+from ludus import envs
+from ludus.agents import CheckpointError, Trainer, TrainingError, load_run, split_config, train
+from ludus.agents.registry import CONFIG_DIR, algo_entry, load_config_file
+from ludus.league.selfplay import (
     SelfPlayConfig,
     load_selfplay_config,
     selfplay_trainer,

@@ -20,8 +20,8 @@ from typing import Annotated
 
 import tyro
 
-from agents import CheckpointError
-from league.window import ViewOptions, Window
+from ludus.agents import CheckpointError
+from ludus.league.ui.window import ViewOptions, Window
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Args(ViewOptions):
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv, description=__doc__)
-    from league.viewer import make_scene, members
+    from ludus.league.ui.scenes import make_scene, members
 
     try:
         if args.list:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from scripts.aux import main
+from ludus.scripts.aux import main
 
 
 def run(tmp_path, *argv):
@@ -34,7 +34,7 @@ def test_generative_tasks_draw_their_pictures(tmp_path, task, picture):
 
 
 def test_bc_task_clones_a_recorded_dataset(tmp_path):
-    from league.recorder import record
+    from ludus.league.recorder import record
 
     record("tictactoe", "minimax", "random", 10, seed=1).save(tmp_path / "ttt.npz")
     assert run(tmp_path, "--task", "bc", "--env-id", "tictactoe", "--dataset",
@@ -45,7 +45,7 @@ def test_bc_task_clones_a_recorded_dataset(tmp_path):
 
 
 def test_bad_input_gets_one_line(tmp_path, capsys):
-    from league.recorder import record
+    from ludus.league.recorder import record
 
     (tmp_path / "not.idx").write_text("text")
     record("tictactoe", "random", "random", 2, seed=0).save(tmp_path / "ttt.npz")

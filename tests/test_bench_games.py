@@ -1,7 +1,7 @@
 """scripts/bench_games.py, selfplay_targets.py and bench_league.py run end to end (the
 figures come from full runs, not from tests)."""
 
-from scripts.bench_games import GameBench, main
+from ludus.scripts.bench_games import GameBench, main
 
 
 def test_bench_games_smoke(tmp_path):
@@ -13,8 +13,8 @@ def test_bench_games_smoke(tmp_path):
 
 
 def test_selfplay_target_measurements():
-    from league.bots import PerfectTicTacToeBot, RandomBot
-    from scripts.selfplay_targets import measure
+    from ludus.league.bots import PerfectTicTacToeBot, RandomBot
+    from ludus.scripts.selfplay_targets import measure
 
     ttt = measure("tictactoe", PerfectTicTacToeBot(seed=0), (0, 0, 0))
     assert ttt["vs_minimax_replies"]["loss"] == 0 and ttt["vs_every_reply"]["loss"] == 0
@@ -24,7 +24,7 @@ def test_selfplay_target_measurements():
 
 
 def test_bench_league_smoke():
-    from scripts.bench_league import run_one
+    from ludus.scripts.bench_league import run_one
 
     result = run_one("tictactoe", 5, 3000, cache=2)
     assert result["players"] == 3 + 1 + 5  # 3 learners, the initial copy, 5 extra copies

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts.train import main
+from ludus.scripts.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def test_self_play_on_a_board_game(tmp_path, capsys):
                             "--total-timesteps", "1024", "--snapshot-every", "1",
                             "--run-dir", str(tmp_path), "--run-name", "sp", "--no-console")
     assert code == 0 and "step_000001024" in out
-    from agents import load_policy
+    from ludus.agents import load_policy
 
     policy = load_policy(tmp_path / "sp")
     obs = {"observation": np.zeros((1, 3, 3, 2), np.int8),
@@ -103,7 +103,7 @@ def test_self_play_starts_from_the_shipped_game_config(tmp_path, capsys):
 
 
 def test_evaluate_script_reports_both_seats(tmp_path, capsys):
-    from scripts.evaluate import main as evaluate
+    from ludus.scripts.evaluate import main as evaluate
 
     assert evaluate(["minimax", "--opponent", "random", "--env-id", "tictactoe",
                      "--games", "40"]) == 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import envs
-from agents import RunConfig, split_config
+from ludus import envs
+from ludus.agents import RunConfig, split_config
 
 
 def tiny_run(tmp_path, algo: str = "ppo", env_id: str = "CartPole-v1", **overrides: Any

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents import CheckpointError, Trainer, load_policy
-from agents.checkpoint import (
+from ludus.agents import CheckpointError, Trainer, load_policy
+from ludus.agents.checkpoint import (
     flatten_state,
     load_train_state,
     save_checkpoint,
@@ -160,8 +160,8 @@ def test_wrong_observation_shape_names_both_shapes():
     import gymnasium as gym
     import numpy as np
 
-    from agents.policy import Policy
-    from nets import NetSpec, build_net
+    from ludus.agents.policy import Policy
+    from ludus.nets import NetSpec, build_net
 
     obs_space, act_space = gym.spaces.Box(-1, 1, (4,), np.float32), gym.spaces.Discrete(2)
     policy = Policy(build_net(NetSpec(), obs_space, act_space, "actor_critic"), obs_space,

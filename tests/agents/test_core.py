@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 
-from agents.core import gradient_step, linear_schedule
+from ludus.agents.core import gradient_step, linear_schedule
 
 
 @pytest.mark.parametrize("max_grad_norm", [0.01, 100.0])
@@ -35,7 +35,7 @@ def test_linear_schedule():
 
 
 def test_ppo_anneals_the_entropy_bonus_with_progress(tmp_path):
-    from agents import Trainer
+    from ludus.agents import Trainer
     from tests.agents.helpers import factory, tiny_run
 
     run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=16, minibatch_size=64,
@@ -52,8 +52,8 @@ def test_fit_policy_matches_target_distributions_off_the_mask():
     import gymnasium as gym
     import numpy as np
 
-    from agents.bc import fit_policy
-    from nets import NetSpec, build_net
+    from ludus.agents.bc import fit_policy
+    from ludus.nets import NetSpec, build_net
 
     obs_space = gym.spaces.Dict({"observation": gym.spaces.Box(-1, 1, (4,)),
                                  "action_mask": gym.spaces.Box(0, 1, (3,), np.int8)})
@@ -72,8 +72,8 @@ def test_fit_policy_matches_target_distributions_off_the_mask():
 
 
 def test_kl_divergence_is_zero_for_equal_policies_and_ignores_illegal_moves():
-    from agents.core import kl_divergence
-    from nets import apply_mask
+    from ludus.agents.core import kl_divergence
+    from ludus.nets import apply_mask
 
     mask = torch.tensor([[True, True, False]])
     p = apply_mask(torch.tensor([[0.2, -1.0, 5.0]]), mask)
@@ -86,7 +86,7 @@ def test_kl_divergence_is_zero_for_equal_policies_and_ignores_illegal_moves():
 
 
 def test_ppo_teacher_kl_is_zero_when_the_student_is_the_teacher(tmp_path):
-    from agents import Trainer
+    from ludus.agents import Trainer
     from tests.agents.helpers import factory, tiny_run
 
     run, cfg = tiny_run(tmp_path, "ppo", num_envs=4, num_steps=16, minibatch_size=64,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from agents import Trainer
-from agents.registry import load_config_file
+from ludus.agents import Trainer
+from ludus.agents.registry import load_config_file
 from tests.agents.helpers import factory, tiny_run
 
 pytestmark = pytest.mark.learning

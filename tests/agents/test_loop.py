@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents import Trainer, TrainingError, load_policy, resume, split_config
-from agents.registry import load_config_file
+from ludus.agents import Trainer, TrainingError, load_policy, resume, split_config
+from ludus.agents.registry import load_config_file
 from tests.agents.helpers import factory, tiny_run
 
 
@@ -118,7 +118,7 @@ def test_minutes_budget_ends_the_run(tmp_path):
 
 
 def test_shipped_configs_parse():
-    from agents.registry import CONFIG_DIR
+    from ludus.agents.registry import CONFIG_DIR
 
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
     assert len(names) >= 9
@@ -141,7 +141,7 @@ def test_capture_video_writes_gif(tmp_path):
 
 
 def test_dqn_resume_restores_the_replay_buffer_unless_told_not_to(tmp_path):
-    from agents.checkpoint import load_train_state
+    from ludus.agents.checkpoint import load_train_state
 
     for keep in (True, False):
         run, cfg = tiny_run(tmp_path, "dqn", total_timesteps=300, learning_starts=50,

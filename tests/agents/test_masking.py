@@ -5,7 +5,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents import Trainer
+from ludus.agents import Trainer
 from tests.agents.helpers import tiny_run
 
 N = 4

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.replay import PrioritizedReplayBuffer, ReplayBuffer, SumTree
-from agents.storage import RolloutStorage, compute_gae, discounted_returns
+from ludus.agents.replay import PrioritizedReplayBuffer, ReplayBuffer, SumTree
+from ludus.agents.storage import RolloutStorage, compute_gae, discounted_returns
 
 
 def test_gae_hand_computed_bootstraps_through_truncation_not_termination():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import Trainer
-from agents.checkpoint import resolve_checkpoint
-from agents.tracking import Tracker, WandbConfig
+from ludus.agents import Trainer
+from ludus.agents.checkpoint import resolve_checkpoint
+from ludus.agents.tracking import Tracker, WandbConfig
 from tests.agents.helpers import factory, tiny_run
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import envs
-from league.arena import play_match
-from league.bots import RandomBot
-from league.exploitability import nash_conv
+from ludus import envs
+from ludus.league.arena import play_match
+from ludus.league.bots import RandomBot
+from ludus.league.exploitability import nash_conv
 
 
 def test_pettingzoo_connect_four_replays_ludus_games_exactly():

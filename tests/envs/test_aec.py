@@ -6,8 +6,8 @@ import pytest
 from pettingzoo.classic import connect_four_v3, tictactoe_v3
 from pettingzoo.test import api_test
 
-from envs.aec import aec_env
-from envs.render import RED, YELLOW
+from ludus.envs.aec import aec_env
+from ludus.envs.render import RED, YELLOW
 
 GAMES = [("connect_four", connect_four_v3), ("tictactoe", tictactoe_v3)]
 

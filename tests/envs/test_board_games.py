@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from pettingzoo.classic import connect_four_v3, tictactoe_v3
 
-from envs.connect_four import ConnectFour
-from envs.tictactoe import TicTacToe
+from ludus.envs.connect_four import ConnectFour
+from ludus.envs.tictactoe import TicTacToe
 
 GAMES = [(ConnectFour, connect_four_v3), (TicTacToe, tictactoe_v3)]
 

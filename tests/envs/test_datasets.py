@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from envs import datasets
+from ludus.envs import datasets
 
 
 def write_idx(path, array, code=0x08):

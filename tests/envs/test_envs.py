@@ -2,8 +2,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs
-from envs.cartpole import BatchedCartPole
+from ludus import envs
+from ludus.envs.cartpole import BatchedCartPole
 
 
 def test_batched_cartpole_matches_gymnasium_step_for_step():

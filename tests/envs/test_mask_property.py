@@ -8,10 +8,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import envs
-from agents.policy import Policy
-from league.bots import GreedyBot, RandomBot
-from nets import NetSpec, build_net
+from ludus import envs
+from ludus.agents.policy import Policy
+from ludus.league.bots import GreedyBot, RandomBot
+from ludus.nets import NetSpec, build_net
 
 
 def position(game: str, choices: list[int]):

@@ -1,9 +1,9 @@
 import numpy as np
 
-from envs.connect_four import ConnectFour
-from envs.tictactoe import TicTacToe
-from envs.versus import Versus
-from league.bots import GreedyBot, RandomBot
+from ludus.envs.connect_four import ConnectFour
+from ludus.envs.tictactoe import TicTacToe
+from ludus.envs.versus import Versus
+from ludus.league.bots import GreedyBot, RandomBot
 
 
 def test_learner_sees_its_own_pieces_and_alternates_seats():

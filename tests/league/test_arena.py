@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from league.arena import Seated, play_match, wilson
-from league.bots import AlphaBetaBot, PerfectTicTacToeBot, RandomBot
+from ludus.league.arena import Seated, play_match, wilson
+from ludus.league.bots import AlphaBetaBot, PerfectTicTacToeBot, RandomBot
 
 
 class Counter:
@@ -46,7 +46,7 @@ def test_wilson_interval():
 
 
 def test_match_openings_are_seeded():
-    from league.bots import make_bot
+    from ludus.league.bots import make_bot
 
     same = play_match("connect_four", make_bot("greedy"), make_bot("greedy"), 40)
     varied = play_match("connect_four", make_bot("greedy"), make_bot("greedy"), 40,

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from envs.connect_four import ConnectFour
-from envs.tictactoe import TicTacToe
-from league.bots import AlphaBetaBot, GreedyBot, PerfectTicTacToeBot, RandomBot, c4_windows, ttt_value
+from ludus.envs.connect_four import ConnectFour
+from ludus.envs.tictactoe import TicTacToe
+from ludus.league.bots import AlphaBetaBot, GreedyBot, PerfectTicTacToeBot, RandomBot, c4_windows, ttt_value
 
 
 def c4_position(moves):
@@ -73,7 +73,7 @@ def test_bots_need_a_mask():
 
 
 def test_tictactoe_lines_against_every_minimax_reply():
-    from league.bots import tictactoe_lines
+    from ludus.league.bots import tictactoe_lines
 
     perfect = tictactoe_lines(PerfectTicTacToeBot(seed=0), all_replies=True)
     assert perfect["loss"] == 0 and perfect["win"] > 0

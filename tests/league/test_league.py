@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from agents import load_policy
-from league.arena import load_player
-from league.config import LeagueConfig, stored_config
-from league.coordinator import League, LeagueError
-from league.matchmaking import MatchmakingConfig, Player
-from league.payoff import Payoff
-from league.runner import LeagueRunner
-from league.snapshots import SnapshotStore
+from ludus.agents import load_policy
+from ludus.league.arena import load_player
+from ludus.league.config import LeagueConfig, stored_config
+from ludus.league.coordinator import League, LeagueError
+from ludus.league.matchmaking import MatchmakingConfig, Player
+from ludus.league.payoff import Payoff
+from ludus.league.runner import LeagueRunner
+from ludus.league.snapshots import SnapshotStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = """algo: ppo
@@ -97,7 +97,7 @@ def test_save_crash_keeps_the_last_league_and_cuts_the_log(tmp_path, monkeypatch
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing league.json")
-    monkeypatch.setattr("league.coordinator.atomic_write_text", crash)
+    monkeypatch.setattr("ludus.league.coordinator.atomic_write_text", crash)
     with pytest.raises(KeyboardInterrupt):
         league.save()  # the log got the second interval, league.json did not
     assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 2
@@ -197,7 +197,7 @@ def test_tiny_tictactoe_league_rates_its_main_agent_above_random(tmp_path):
 
 
 def test_wandb_offline_gets_the_dashboards_and_resume_keeps_the_run(tmp_path, monkeypatch):
-    from agents.tracking import Tracker
+    from ludus.agents.tracking import Tracker
 
     messages = []
     monkeypatch.setattr(Tracker, "message", lambda self, text: messages.append(text))
@@ -208,19 +208,19 @@ def test_wandb_offline_gets_the_dashboards_and_resume_keeps_the_run(tmp_path, mo
     images = list(runner.folder.rglob("media/images/league/payoff_heatmap*.png"))
     tables = list(runner.folder.rglob("media/table/league/payoff*.table.json"))
     assert images and tables
-    # a main-agent game as a video, the watch window's frames
+    # a main-agent game as a video, drawn by the board renderer
     videos = sorted((runner.folder / "videos").glob("interval_*.gif"))
     assert videos and list(runner.folder.rglob("media/videos/league/main_agent_game*.gif"))
     import imageio.v3 as iio
     frames = iio.imread(videos[-1])
-    assert frames.shape[0] >= 6 and frames.shape[1:] == (480, 560, 3)  # 5+ moves of a game
+    assert frames.shape[0] >= 6 and frames.shape[1:] == (240, 240, 3)  # 5+ moves of a game
     again = LeagueRunner(stored_config(runner.folder, {"total_timesteps": 4096}), runner.folder)
     assert again.tracker.wandb_run_id == run_id
     again.train()
 
 
 def test_league_settings_come_from_the_game_then_the_preset_then_flags():
-    from scripts.league import parse
+    from ludus.scripts.league import parse
 
     cfg, _ = parse(["--env-id", "spiel:leduc_poker"])
     assert (cfg.main_exploiters, cfg.minutes, cfg.matchmaking.pfsp_prob) == (0, 60, 0.0)
@@ -231,7 +231,7 @@ def test_league_settings_come_from_the_game_then_the_preset_then_flags():
 
 
 def test_poker_league_keeps_the_main_agents_average_policy_as_a_checkpoint(tmp_path):
-    from league.arena import checkpoint_of
+    from ludus.league.arena import checkpoint_of
 
     cfg = tiny_config(tmp_path, env_id="spiel:kuhn_poker", config=None, main_exploiters=0,
                       league_exploiters=0, total_timesteps=8192, interval_steps=4096,
@@ -251,7 +251,7 @@ def test_poker_league_keeps_the_main_agents_average_policy_as_a_checkpoint(tmp_p
 
 
 def test_shipped_league_sections_are_valid():
-    from agents.registry import CONFIG_DIR, from_dict, load_config_file
+    from ludus.agents.registry import CONFIG_DIR, from_dict, load_config_file
 
     sections = {p.stem: load_config_file(p.stem).get("league") for p in CONFIG_DIR.glob("*.yaml")}
     sections = {k: v for k, v in sections.items() if v}
@@ -261,8 +261,8 @@ def test_shipped_league_sections_are_valid():
 
 
 def test_a_league_starts_from_a_cloned_checkpoint_resets_to_it_and_pulls_toward_it(tmp_path):
-    from agents.checkpoint import read_meta
-    from league.recorder import clone_checkpoint, record
+    from ludus.agents.checkpoint import read_meta
+    from ludus.league.recorder import clone_checkpoint, record
 
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY)

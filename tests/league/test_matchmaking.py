@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from league.matchmaking import Matchmaker, MatchmakingConfig, Player
-from league.payoff import Payoff
+from ludus.league.matchmaking import Matchmaker, MatchmakingConfig, Player
+from ludus.league.payoff import Payoff
 
 
 def league(**cfg):

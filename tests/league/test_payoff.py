@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from league.matchmaking import pfsp_weights, remove_monotonic_suffix
-from league.payoff import Payoff, elo_update
+from ludus.league.matchmaking import pfsp_weights, remove_monotonic_suffix
+from ludus.league.payoff import Payoff, elo_update
 
 
 def payoff_with(*players, **kw):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from envs.datasets import GameDataset
-from league.bots import make_bot
-from league.recorder import clone_checkpoint, record
+from ludus.envs.datasets import GameDataset
+from ludus.league.bots import make_bot
+from ludus.league.recorder import clone_checkpoint, record
 
 
 def test_the_recorder_writes_what_the_teacher_saw_and_did(tmp_path):
@@ -38,9 +38,9 @@ def test_game_dataset_errors_name_the_file(tmp_path):
 
 @pytest.mark.learning
 def test_behaviour_cloning_reproduces_a_deterministic_teacher(tmp_path):
-    from agents import load_policy
-    from agents.bc import evaluate_clone
-    from agents.core import as_tensor
+    from ludus.agents import load_policy
+    from ludus.agents.bc import evaluate_clone
+    from ludus.agents.core import as_tensor
 
     data = record("tictactoe", "minimax", "random", 60, opening_moves=3, seed=1)
     metrics = clone_checkpoint(data, tmp_path / "bc", epochs=60, lr=3e-3, patience=60)
@@ -61,7 +61,7 @@ def test_a_dataset_of_another_game_is_refused(tmp_path):
 
 
 def test_mirrored_positions_are_legal_and_the_teacher_agrees_with_them():
-    from envs.datasets import mirrored
+    from ludus.envs.datasets import mirrored
 
     for game, teacher in (("tictactoe", "minimax"), ("connect_four", "greedy")):
         data = record(game, teacher, "random", 6, opening_moves=2, seed=4)

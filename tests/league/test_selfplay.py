@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents import load_run
-from league.arena import play_match
-from league.bots import RandomBot
-from league.selfplay import OpponentPool, SelfPlayConfig, load_selfplay_config, selfplay_trainer
+from ludus.agents import load_run
+from ludus.league.arena import play_match
+from ludus.league.bots import RandomBot
+from ludus.league.selfplay import OpponentPool, SelfPlayConfig, load_selfplay_config, selfplay_trainer
 from tests.agents.helpers import tiny_run
 
 HYPER = {"num_envs": 16, "num_steps": 32, "minibatch_size": 256, "learning_rate": 1e-3,
@@ -126,9 +126,9 @@ def test_dqn_learner_runs_in_self_play(tmp_path):
 
 
 def test_shipped_selfplay_sections_parse():
-    from agents import split_config
-    from agents.registry import CONFIG_DIR, load_config_file
-    from league.selfplay import split_selfplay
+    from ludus.agents import split_config
+    from ludus.agents.registry import CONFIG_DIR, load_config_file
+    from ludus.league.selfplay import split_selfplay
 
     games = [p.stem for p in CONFIG_DIR.glob("*.yaml") if "selfplay" in load_config_file(p.stem)]
     assert {"ppo_connect_four", "ppo_tictactoe"} <= set(games)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from agents import Trainer
-from envs.tictactoe import TicTacToe
-from envs.versus import Versus
-from league.bots import RandomBot
+from ludus.agents import Trainer
+from ludus.envs.tictactoe import TicTacToe
+from ludus.envs.versus import Versus
+from ludus.league.bots import RandomBot
 from tests.agents.helpers import tiny_run
 
 

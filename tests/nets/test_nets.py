@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from nets import (
+from ludus.nets import (
     MLP,
     ActorCritic,
     BoardCNN,

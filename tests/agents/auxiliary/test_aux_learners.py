@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.generative import (
+from ludus.agents.auxiliary.generative import (
     RBM,
     SOM,
     Autoencoder,
@@ -20,9 +20,9 @@ from agents.generative import (
     train_rbm,
     train_som,
 )
-from agents.supervised import Predictor, SupervisedConfig, confusion_matrix, fit, predict
-from envs import datasets
-from nets import NetSpec
+from ludus.agents.auxiliary.supervised import Predictor, SupervisedConfig, confusion_matrix, fit, predict
+from ludus.envs import datasets
+from ludus.nets import NetSpec
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nets import Body, NetSpec
+from ludus.nets import Body, NetSpec
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """A Gymnasium env as a watch/play scene: its rgb_array frames, played by an agent or by a
-person at the keyboard with the agent's advice on the panel (league/window.py draws it)."""
+person at the keyboard with the agent's advice on the panel (ludus.league.ui.window draws it)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-import envs
-from league.arena import choose_move
-from league.viewer import Analysis, IllegalMove, Seat, analyse
+from ludus import envs
+from ludus.league.arena import choose_move
+from ludus.league.ui.base import Analysis, IllegalMove, Seat, analyse
 
 # Keyboard layouts for Gymnasium envs without get_keys_to_action(), in gymnasium.utils.play's
 # form: pressed keys (pygame names) -> action; () is what happens with no key pressed.

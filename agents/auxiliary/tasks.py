@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import save_checkpoint
-from agents.generative import (
+from ludus.agents.auxiliary.generative import (
     GenerativeConfig,
     image_grid,
     reconstruction_mse,
@@ -24,9 +23,10 @@ from agents.generative import (
     train_rbm,
     train_som,
 )
-from agents.supervised import Predictor, SupervisedConfig, confusion_matrix, fit, predict
-from agents.tracking import Tracker
-from nets import NetSpec
+from ludus.agents.auxiliary.supervised import Predictor, SupervisedConfig, confusion_matrix, fit, predict
+from ludus.agents.checkpoint import save_checkpoint
+from ludus.agents.tracking import Tracker
+from ludus.nets import NetSpec
 
 NETS = {
     "digits-perceptron": NetSpec(hidden=(), ortho_init=False),

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nets import MLP
+from ludus.nets import MLP
 
 Log = Callable[[dict[str, float], int], None]
 

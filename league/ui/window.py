@@ -4,7 +4,7 @@ beside a panel with the players, the score and the mover's action probabilities 
 Keys: space pause, right arrow one move, + / - speed, r restart, u undo, s switch seats
 (play), q or Esc quit; a person plays boards with the mouse and Gymnasium envs with the
 keyboard. Events are pumped every frame, so the window never freezes while agents think.
-The frames it shows are the frames it records (`record`) and that leagues send to wandb.
+The frames it shows are the frames it records (`record`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluate import write_video
-from league.viewer import IllegalMove
+from ludus.agents.evaluate import write_video
+from ludus.league.ui.base import IllegalMove, Scene
 
 PANEL_WIDTH, MIN_HEIGHT = 320, 480  # multiples of 16: videos need no rescaling
 BACKGROUND, TEXT, DIM, ALERT, BAR = (24, 26, 32), (235, 235, 235), (130, 130, 140), \
@@ -42,12 +42,12 @@ class ViewOptions:
 
 
 class Window:
-    """Shows `scene` (league.viewer.BoardMatch or GymScene) and runs its games: agents move
+    """Shows `scene` (a BoardMatch or GymScene: see base.Scene) and runs its games: agents move
     every `delay` seconds; `games` stops after that many finished games; `record` writes
     every new picture to a .gif or .mp4 when the window closes. `headless` draws off-screen
     (no display: league videos)."""
 
-    def __init__(self, scene: Any, delay: float | None = None, games: int | None = None,
+    def __init__(self, scene: Scene, delay: float | None = None, games: int | None = None,
                  record: Path | str | None = None, headless: bool = False, fps: int = 30,
                  title: str = "ludus") -> None:
         import pygame
@@ -266,13 +266,3 @@ class Window:
             pygame.display.quit()
         return path
 
-
-def game_frames(scene: Any, max_moves: int = 200) -> list[np.ndarray]:
-    """One game of `scene` played to its end off-screen, one picture per move (what the
-    league sends to wandb as a video of a main agent's game)."""
-    window = Window(scene, headless=True, record="game.gif")  # keeps frames, writes nothing
-    for _ in range(max_moves):
-        if scene.over:
-            break
-        window._agent_move()
-    return window.frames

@@ -1,125 +1,17 @@
-"""What the watch and play windows show, without pygame: seats (who plays, their role and
-rating), a board game played move by move with each mover's action probabilities and value
-estimate, undo by replay, and the score (Gymnasium envs: league/gym_scene.py).
-
-league/window.py draws these scenes; tests drive them directly or through the window."""
+"""A two-player board game as a watch/play scene: played move by move with each mover's
+action probabilities and value estimate, undo by replay, and the score."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import envs
-from agents import load_policy
-from agents.checkpoint import read_meta
-from envs.render import BoardRenderer, board_of, renderer_game
-from league.arena import checkpoint_of, choose_move
-from league.bots import is_bot, make_bot
-from league.coordinator import League, LeagueError
-
-
-class IllegalMove(ValueError):
-    """A move the rules refuse; the message says why, for the window to show."""
-
-
-@dataclass
-class Seat:
-    """One side of a match: a name, its league role and rating (if any) and who moves for it
-    (a policy or bot; None for a person)."""
-
-    name: str
-    role: str = ""
-    rating: float | None = None
-    player: Any = None
-
-    @property
-    def human(self) -> bool:
-        return self.player is None
-
-    def label(self) -> str:
-        """'name (role, 1234)'."""
-        extra = [x for x in (self.role, None if self.rating is None else f"{self.rating:.0f}") if x]
-        return f"{self.name} ({', '.join(extra)})" if extra else self.name
-
-
-def members(folder: Path | str) -> list[tuple[str, str, float]]:
-    """(id, role, rating) of a league's members, best rated first; a league with none is an
-    error naming the folder."""
-    league = League.load(folder)
-    if not league.players:
-        raise LeagueError(f"league {folder} has no players")
-    return sorted(((p.id, p.role, p.rating) for p in league.players.values()), key=lambda m: -m[2])
-
-
-def seat_of(spec: str, seed: int = 0) -> Seat:
-    """A Seat for a bot name, checkpoint or run folder, league folder (its main agent) or
-    league member (`<league folder>/<player id>`)."""
-    if spec == "human":
-        return Seat("you", "human")
-    path = Path(spec)
-    folder, member = (path, None) if (path / "league.json").exists() else (path.parent, path.name)
-    if (folder / "league.json").exists():
-        league = League.load(folder)
-        if not league.players:
-            raise LeagueError(f"league {folder} has no players")
-        if member is None:
-            mains = league.learners("main_agent")
-            if not mains:
-                raise LeagueError(f"league {folder} has no main agent to play")
-            member = mains[0].id
-        p = league.member(member)
-        target = checkpoint_of(str(folder / member))
-        player = make_bot(target, seed) if is_bot(target) else load_policy(target)
-        return Seat(p.id, p.role, p.rating, player)
-    if is_bot(spec):
-        return Seat(spec, "bot", None, make_bot(spec, seed))
-    policy = load_policy(spec)
-    name = path.name if path.name not in ("latest", "") else path.parent.parent.name
-    return Seat(name, "checkpoint", None, policy)
-
-
-def game_of(specs: list[str], env_id: str | None) -> str:
-    """The game to play: `env_id`, else the first checkpoint's env; every checkpoint must have
-    been trained on it (one clear error otherwise)."""
-    games = {}
-    for spec in specs:
-        if spec == "human" or is_bot(spec):
-            continue
-        target = checkpoint_of(spec)
-        if not is_bot(target):
-            games[spec] = read_meta(target).get("env_id")
-    if env_id is None:
-        if not games:
-            raise ValueError("no checkpoint names the game: give --env-id")
-        env_id = next(iter(games.values()))
-    for spec, game in games.items():
-        if game != env_id:
-            raise ValueError(f"{spec} was trained on {game}, not {env_id}")
-    return env_id
-
-
-def analyse(player: Any, obs: Any, state: Any = None) -> tuple[np.ndarray, float | None, Any]:
-    """(probabilities (A,), value estimate or None, next state) of one position."""
-    if hasattr(player, "logits"):  # a ludus Policy: its value head too
-        import torch
-
-        logits, value, state = player.logits(obs, state, need_value=True)
-        probs = torch.softmax(logits, -1)[0].cpu().numpy()
-        return probs, None if value is None else float(value[0]), state
-    probs, state = player.action_probs(obs, state)
-    return np.asarray(probs[0], dtype=np.float64), None, state
-
-
-@dataclass
-class Analysis:
-    """The panel's view of the last position a seat decided on."""
-
-    probs: np.ndarray
-    legal: np.ndarray
-    value: float | None = None
+from ludus import envs
+from ludus.envs.render import BoardRenderer, board_of, renderer_game
+from ludus.league.arena import choose_move
+from ludus.league.ui.base import Analysis, IllegalMove, Seat, analyse
 
 
 @dataclass
@@ -284,37 +176,3 @@ class BoardMatch:
 
     def size(self) -> tuple[int, int]:
         return self.renderer.size(self.board())
-
-
-def league_spec(spec: str, base: str) -> str:
-    """`spec` as a member of `base`'s league when it names one by id (watch.py leagues/x
-    --vs main_exploiter_0.2); else unchanged."""
-    path = Path(base)
-    folder = path if (path / "league.json").exists() else path.parent
-    if (folder / "league.json").exists() and not Path(spec).exists() and spec != "human" \
-            and spec in League.load(folder).players:  # a member (even a bot) with its rating
-        return str(folder / spec)
-    return spec
-
-
-def make_scene(player: str, opponent: str | None = None, env_id: str | None = None,
-               seed: int = 0, greedy: bool = True) -> Any:
-    """The scene for `player` (any spec seat_of takes) against `opponent` ("human" for a
-    person; default the best other member of its league, else random), on `env_id` (default
-    the checkpoints' game). Gymnasium envs give a GymScene (a person plays when opponent is
-    "human"). Every problem is found here, before a window opens."""
-    if opponent is not None:
-        opponent = league_spec(opponent, player)
-    elif Path(player).joinpath("league.json").exists():
-        seat = seat_of(player, seed)  # the main agent; its rival: the best-rated other member
-        others = [m for m, _, _ in members(player) if m != seat.name]
-        opponent = str(Path(player) / others[0]) if others else "random"
-    game = game_of([s for s in (player, opponent) if s is not None], env_id)
-    if not envs.is_game(game):
-        from league.gym_scene import GymScene  # after this module: it builds on Seat
-
-        return GymScene(game, seat_of(player, seed), human=opponent == "human", seed=seed,
-                        greedy=greedy)
-    renderer_game(game)  # a game without a board renderer fails before any loading
-    seats = [seat_of(player, seed), seat_of(opponent or "random", seed + 1)]
-    return BoardMatch(game, seats, seed, greedy)
