@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,8 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from ludus.agents.files import UnsafePathError, atomic_dir, fsync_dir, inside
 
 FORMAT = "ludus-checkpoint"
 FORMAT_VERSION = 1
@@ -110,24 +110,12 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file via a temp file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(directory: Path | str, net: torch.nn.Module, meta: dict[str, Any],
                     train_state: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint directory atomically: built beside it, then renamed into place."""
+    """Write a checkpoint directory atomically and durably (files.atomic_dir): built beside
+    it, flushed, then renamed into place."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    try:
+    with atomic_dir(directory) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
                   str(tmp / "model.safetensors"))
         _write_json(tmp / "meta.json", {"format": FORMAT, "format_version": FORMAT_VERSION,
@@ -137,25 +125,17 @@ def save_checkpoint(directory: Path | str, net: torch.nn.Module, meta: dict[str,
             tree = flatten_state(train_state, tensors)
             save_file(tensors, str(tmp / "train_state.safetensors"))
             _write_json(tmp / "train_state.json", tree)
-        if directory.exists():  # rename cannot replace a non-empty directory: move it aside
-            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old."))
-            os.replace(directory, old / "x")
-            os.replace(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 
 def point_latest(checkpoints: Path, target: Path) -> None:
-    """Atomically repoint checkpoints/latest at `target` (a relative symlink)."""
+    """Atomically and durably repoint checkpoints/latest at `target` (a relative symlink)."""
     tmp = checkpoints / f".latest.{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(target.name, tmp)
     os.replace(tmp, checkpoints / "latest")
+    fsync_dir(checkpoints)
 
 
 def resolve_checkpoint(path: Path | str) -> Path:
@@ -165,6 +145,12 @@ def resolve_checkpoint(path: Path | str) -> Path:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not (path / "meta.json").exists() and (path / "checkpoints" / "latest").exists():
         path = path / "checkpoints" / "latest"
+    if path.name == "latest" and path.is_symlink():
+        # the link is followed only inside its own folder: a crafted one names no other run
+        try:
+            path = inside(path.parent, "latest", str(path))
+        except UnsafePathError as exc:
+            raise CheckpointError(str(exc)) from None
     if not (path / "meta.json").exists():
         raise CheckpointError(f"{path} is not a ludus checkpoint (no meta.json)")
     return path.resolve()
@@ -206,23 +192,28 @@ def load_weights(net: torch.nn.Module, path: Path | str) -> None:
         raise CheckpointError(f"checkpoint {path} does not fit the net spec: {detail}") from None
 
 
-def load_encoder(net: torch.nn.Module, path: Path | str, freeze: bool = False) -> int:
+def is_encoder(name: str) -> bool:
+    """Whether a parameter or buffer name belongs to an encoder (actor's or critic's)."""
+    return name.startswith("encoder.") or ".encoder." in name
+
+
+def load_encoder(net: torch.nn.Module, path: Path | str) -> int:
     """Copy a checkpoint's encoder weights (any net with an `encoder`: an agent's, or a
     supervised model from scripts/aux.py) into every encoder of `net` (actor and critic
-    bodies), matched by their names below `encoder.`; `freeze` stops them training.
-    Returns the number of tensors copied; a missing or misshapen one is an error naming it."""
+    bodies), matched by their names below `encoder.`. Returns the number of tensors copied;
+    a missing or misshapen one is an error naming it."""
     path = resolve_checkpoint(path)
     source: dict[str, torch.Tensor] = {}
     weights = _load_tensors(path / "model.safetensors")
     for key in sorted(weights, key=lambda k: k.startswith("critic.")):  # the actor's first
-        if key.startswith("encoder.") or ".encoder." in key:
+        if is_encoder(key):
             source.setdefault(key.split("encoder.", 1)[1], weights[key])
     if not source:
         raise CheckpointError(f"checkpoint {path} has no encoder weights")
     copied = 0
     with torch.no_grad():
         for name, tensor in list(net.named_parameters()) + list(net.named_buffers()):
-            if not (name.startswith("encoder.") or ".encoder." in name):
+            if not is_encoder(name):
                 continue
             part = name.split("encoder.", 1)[1]
             if part not in source or source[part].shape != tensor.shape:
@@ -230,10 +221,15 @@ def load_encoder(net: torch.nn.Module, path: Path | str, freeze: bool = False) -
                 raise CheckpointError(f"encoder of {path} does not fit: {name} has shape "
                                       f"{tuple(tensor.shape)}, the checkpoint {found}")
             tensor.copy_(source[part])
-            if freeze and isinstance(tensor, torch.nn.Parameter):
-                tensor.requires_grad_(False)
             copied += 1
     return copied
+
+
+def freeze_encoder(net: torch.nn.Module) -> None:
+    """Stop every encoder parameter of `net` from training."""
+    for name, param in net.named_parameters():
+        if is_encoder(name):
+            param.requires_grad_(False)
 
 
 def load_train_state(path: Path | str) -> dict[str, Any]:
@@ -263,4 +259,4 @@ def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path / 'meta.json'} is incomplete or invalid: {exc}") from None
     load_weights(net, path)
-    return Policy(net.requires_grad_(False).to(device), obs_space, action_space, device)
+    return Policy(net.requires_grad_(False).eval().to(device), obs_space, action_space, device)

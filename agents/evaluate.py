@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ludus.agents.files import atomic_path
 from ludus.agents.policy import Policy
 
 
@@ -60,12 +61,10 @@ def write_video(path: Path | str, frames: list[np.ndarray], fps: float = 30) -> 
         raise ValueError(f"video {path} must end in .gif or .mp4")
     if not frames:
         raise ValueError(f"no frames to write to {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    if path.suffix.lower() == ".gif":
-        iio.imwrite(tmp, np.stack(frames), duration=1000 / fps, loop=0)
-    else:  # frames are sized in multiples of 16 where ludus draws them: no rescaling
-        iio.imwrite(tmp, np.stack(frames), fps=fps, codec="libx264", macro_block_size=1,
-                    plugin="FFMPEG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".gif":
+            iio.imwrite(tmp, np.stack(frames), duration=1000 / fps, loop=0)
+        else:  # frames are sized in multiples of 16 where ludus draws them: no rescaling
+            iio.imwrite(tmp, np.stack(frames), fps=fps, codec="libx264", macro_block_size=1,
+                        plugin="FFMPEG")
     return path

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ludus.agents.checkpoint import (
+    CheckpointError,
     load_train_state,
     load_weights,
     point_latest,
@@ -26,6 +27,7 @@ from ludus.agents.checkpoint import (
 )
 from ludus.agents.core import Step, resolve_device
 from ludus.agents.evaluate import evaluate, record_episode
+from ludus.agents.files import UnsafePathError, WriterLock, atomic_dir, inside, numbered
 from ludus.agents.policy import Policy
 from ludus.agents.registry import algo_entry, closest, from_dict, make_agent, net_kind
 from ludus.agents.tracking import Tracker, WandbConfig
@@ -63,7 +65,7 @@ class RunConfig:
     checkpoint_every: int = 50_000
     """Save a checkpoint every this many steps (and always at the end)."""
     keep_checkpoints: int = 3
-    """How many step checkpoints to keep."""
+    """How many step checkpoints to keep (at least 1: the latest is what --resume reads)."""
     log_every: int = 2_000
     """Log training metrics every this many steps."""
     run_dir: str = "runs"
@@ -72,6 +74,8 @@ class RunConfig:
     """Run folder name (default env__algo__seed__time)."""
     track: bool = False
     """Log to Weights & Biases (honours WANDB_MODE=offline)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files to <run>/tb/."""
     wandb: WandbConfig = field(default_factory=WandbConfig)
     """Weights & Biases settings."""
     capture_video: bool = False
@@ -91,6 +95,9 @@ class RunConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.eval_episodes <= 0:
             raise ValueError(f"eval_episodes must be positive, got {self.eval_episodes}")
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1 (the latest checkpoint is what "
+                             f"--resume reads), got {self.keep_checkpoints}")
 
     @property
     def budget_steps(self) -> float:
@@ -150,15 +157,27 @@ class Trainer:
         snapshot the learner); `on_eval` adds metrics of the evaluated policy (such as its
         exploitability)."""
         run.validate()
-        self.run, self.cfg, self.make_env = run, cfg, make_env
+        self.run, self.make_env = run, make_env
         self.make_eval_env = make_eval_env or make_env
         self.on_update, self.on_eval = on_update, on_eval
+        self.run_path = Path(run.run_dir) / (run.run_name or default_run_name(run))
+        run.run_name = self.run_path.name
+        self.lock = WriterLock(self.run_path)  # before anything in the folder changes
+        try:
+            self.cfg = cfg if resume_from is not None else own_teacher(cfg, self.run_path)
+            self._build(resume_from)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(self, resume_from: Path | None) -> None:
+        run, cfg = self.run, self.cfg
         torch.set_num_threads(run.torch_threads)
         # Adam's second moments decay into the float32 denormal range, where x86 arithmetic
         # is 10-100x slower; flushing them to zero changes nothing a net can notice.
         torch.set_flush_denormal(True)
         self.device = resolve_device(run.device)
-        self.env = make_env(cfg.num_envs, run.seed, vectorization=run.vectorization)
+        self.env = self.make_env(cfg.num_envs, run.seed, vectorization=run.vectorization)
         self.agent = make_agent(run.algo, cfg, self.env.single_observation_space,
                                 self.env.single_action_space, run.seed, self.device)
         self.rng = np.random.default_rng(run.seed)
@@ -170,14 +189,13 @@ class Trainer:
         wandb_id = None
         if resume_from is not None:
             wandb_id = self._restore(resume_from)
-        self.run_path = Path(run.run_dir) / (run.run_name or default_run_name(run))
-        run.run_name = self.run_path.name
         self.tracker = Tracker(
             self.run_path, run.run_name, {"run": dataclasses.asdict(run),
                                           "algo": dataclasses.asdict(cfg)},
             console=run.console, total=None if run.total_timesteps is None and run.minutes
             else int(run.budget_steps), wandb=run.wandb if run.track else None,
-            wandb_run_id=wandb_id)
+            wandb_run_id=wandb_id, tensorboard=run.tensorboard,
+            resume_step=None if resume_from is None else self.global_step)
 
     def _restore(self, path: Path) -> str | None:
         load_weights(self.agent.net, path)
@@ -206,8 +224,15 @@ class Trainer:
         try:
             return self._loop()
         finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the envs and the tracker, and let the next writer into the run folder."""
+        try:
             self.env.close()
             self.tracker.close()
+        finally:
+            self.lock.release()
 
     def begin(self) -> None:
         """Reset the envs and the episode counters (train() calls it; a league steps its
@@ -295,7 +320,6 @@ class Trainer:
         self.last_eval_step = self.global_step
         policy = self.policy()
         returns = evaluate(policy, self.make_eval_env, run.eval_episodes, seed=run.seed + 10_000)
-        policy.net.train()
         mean = float(np.mean(returns))
         self.best_eval = max(self.best_eval, mean)
         metrics = {"eval/return_mean": mean, "eval/return_std": float(np.std(returns)),
@@ -306,7 +330,6 @@ class Trainer:
         if run.capture_video:
             path = record_episode(policy, self.make_eval_env, self.run_path / "videos"
                                   / f"step_{self.global_step:09d}.gif", seed=run.seed)
-            policy.net.train()
             self.tracker.log_video("eval/video", path, self.global_step)
         if run.eval_target is not None and mean >= run.eval_target and not self.solved:
             self.solved = {"step": self.global_step, "train_seconds": self.train_seconds,
@@ -344,8 +367,9 @@ class Trainer:
         checkpoints = self.run_path / "checkpoints"
         path = self.save_state(checkpoints / f"step_{self.global_step:09d}")
         point_latest(checkpoints, path)
-        for old in sorted(checkpoints.glob("step_*"))[: -self.run.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
+        for old in numbered(checkpoints, "step_")[: -self.run.keep_checkpoints]:
+            if old != path:
+                shutil.rmtree(old, ignore_errors=True)
         return path
 
 
@@ -354,19 +378,44 @@ def train(run: RunConfig, cfg: Any, make_env: EnvFactory) -> dict[str, Any]:
     return Trainer(run, cfg, make_env).train()
 
 
+def own_teacher(cfg: Any, run_path: Path) -> Any:
+    """`cfg` with its teacher checkpoint (if any) copied into the run folder (`teacher/`):
+    a run folder holds every checkpoint it depends on, so a resume reads no path from its
+    files that leads elsewhere."""
+    teacher = getattr(cfg, "teacher", None)
+    target = run_path / "teacher"
+    if teacher is None or Path(teacher).resolve() == target.resolve():
+        return cfg
+    source = resolve_checkpoint(teacher)
+    with atomic_dir(target) as tmp:
+        for name in ("model.safetensors", "meta.json"):
+            shutil.copyfile(source / name, tmp / name)
+    return dataclasses.replace(cfg, teacher=str(target))
+
+
 def load_run(path: Path | str, overrides: dict[str, Any] | None = None
              ) -> tuple[RunConfig, Any, Path]:
     """(RunConfig, algorithm config, checkpoint dir) to continue a run from its latest
     checkpoint (or a given one); `overrides` may change run settings such as
-    total_timesteps or minutes."""
+    total_timesteps or minutes. Paths stored in meta.json are not followed: the encoder
+    comes back with the weights, and a teacher is the run's own copy (`teacher/`)."""
     meta = read_meta(path)
     ckpt = resolve_checkpoint(path)
+    folder = ckpt.parent.parent
     run_data = {**meta["run"], **(overrides or {})}
-    run_data["run_dir"] = str(ckpt.parent.parent.parent)
-    run_data["run_name"] = ckpt.parent.parent.name
+    run_data["run_dir"] = str(folder.parent)
+    run_data["run_name"] = folder.name
     run, _ = split_config(run_data, f"{ckpt}/meta.json")
     _, cfg_cls = algo_entry(meta["algo"])
     cfg = from_dict(cfg_cls, meta["config"], f"{ckpt}/meta.json")
+    if getattr(cfg, "encoder_init", None) is not None:
+        cfg = dataclasses.replace(cfg, encoder_init=None)
+    if getattr(cfg, "teacher", None) is not None:
+        try:
+            teacher = inside(folder, "teacher", f"{ckpt}/meta.json: teacher")
+        except UnsafePathError as exc:
+            raise CheckpointError(str(exc)) from None
+        cfg = dataclasses.replace(cfg, teacher=str(teacher))
     return run, cfg, ckpt
 
 

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ludus.agents.checkpoint import load_encoder
+from ludus.agents.checkpoint import freeze_encoder, load_encoder
 from ludus.agents.core import Step, as_tensor, load_sampler_train_state, sampler_train_state, split_obs
 from ludus.agents.storage import RolloutStorage
 from ludus.nets import NetSpec, build_net, num_actions, observation_space
@@ -49,7 +49,9 @@ def policy_net(cfg: PolicyGradientConfig, obs_space: gym.Space, action_space: gy
     parameters."""
     net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(device)
     if cfg.encoder_init is not None:
-        load_encoder(net, cfg.encoder_init, cfg.freeze_encoder)
+        load_encoder(net, cfg.encoder_init)
+    if cfg.freeze_encoder:  # also on resume, where the weights come from the checkpoint
+        freeze_encoder(net)
     return net, [p for p in net.parameters() if p.requires_grad]
 
 

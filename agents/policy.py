@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -15,12 +17,15 @@ from ludus.nets import State, observation_space
 class Policy:
     """Acts with a trained ActorCritic or QNetwork on batches of numpy observations.
 
-    Q networks act greedily: their action_probs put all mass on the best legal action.
+    Q networks act greedily: their action_probs put all mass on the best legal action. The
+    net acts in eval mode (dropout off, batch norm on its running statistics) and is handed
+    back in the mode it had: a learner's own net, seated as an opponent, keeps training in
+    train mode.
     """
 
     def __init__(self, net: torch.nn.Module, obs_space: gym.Space, action_space: gym.Space,
                  device: torch.device | str = "cpu", seed: int = 0) -> None:
-        self.net = net.eval()
+        self.net = net
         self.device = torch.device(device)
         self.obs_space, self.action_space = obs_space, action_space
         self.obs_shape = observation_space(obs_space).shape
@@ -36,6 +41,17 @@ class Policy:
         """Fresh recurrent state for a batch of new episodes; None for feed-forward nets."""
         return self.net.initial_state(batch_size, self.device)
 
+    @contextlib.contextmanager
+    def _eval_mode(self) -> Iterator[None]:
+        training = self.net.training
+        if training:
+            self.net.eval()
+        try:
+            yield
+        finally:
+            if training:
+                self.net.train()
+
     def _inputs(self, obs: Any, action_mask: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         array, dict_mask = split_obs(obs)
         array = np.asarray(array)
@@ -48,34 +64,46 @@ class Policy:
 
     @torch.no_grad()
     def logits(self, obs: Any, state: State | None = None, action_mask: Any = None,
-               need_value: bool = True
+               need_value: bool = True, episode_start: Any = None
                ) -> tuple[torch.Tensor, torch.Tensor | None, State | None]:
         """Masked logits (B, A), value estimates (B,) (None for Q nets, or when not needed by
-        a feed-forward net), and the next state."""
+        a feed-forward net), and the next state. `episode_start` (B,) of 0/1 marks the rows
+        where a new episode begins: a recurrent policy forgets their state first (as
+        Stable-Baselines3's predict does); None means none do."""
         obs_t, mask_t = self._inputs(obs, action_mask)
-        if self.is_q:
-            q = self.net(obs_t, mask_t)
-            # Greedy policy as logits: 0 on the best action, the mask value elsewhere.
-            greedy = torch.full_like(q, torch.finfo(q.dtype).min / 2)
-            greedy.scatter_(-1, q.argmax(-1, keepdim=True), 0.0)
-            return greedy, q.max(-1).values, None
-        if self.recurrent:
-            start = torch.zeros(1, obs_t.shape[0], device=self.device)
-            logits, value, state = self.net(obs_t.unsqueeze(0), state, start,
-                                            None if mask_t is None else mask_t.unsqueeze(0))
-            return logits[0], value[0], state
-        return self.net(obs_t, None, None, mask_t, need_value)
+        with self._eval_mode():
+            if self.is_q:
+                q = self.net(obs_t, mask_t)
+                # Greedy policy as logits: 0 on the best action, the mask value elsewhere.
+                greedy = torch.full_like(q, torch.finfo(q.dtype).min / 2)
+                greedy.scatter_(-1, q.argmax(-1, keepdim=True), 0.0)
+                return greedy, q.max(-1).values, None
+            if self.recurrent:
+                batch = obs_t.shape[0]
+                start = torch.zeros(1, batch, device=self.device) if episode_start is None else \
+                    as_tensor(np.asarray(episode_start, dtype=np.float32).reshape(1, batch),
+                              self.device)
+                if state is None:
+                    state = self.initial_state(batch)
+                logits, value, state = self.net(obs_t.unsqueeze(0), state, start,
+                                                None if mask_t is None else mask_t.unsqueeze(0))
+                return logits[0], value[0], state
+            return self.net(obs_t, None, None, mask_t, need_value)
 
-    def action_probs(self, obs: Any, state: State | None = None, action_mask: Any = None
-                     ) -> tuple[np.ndarray, State | None]:
+    def action_probs(self, obs: Any, state: State | None = None, action_mask: Any = None,
+                     episode_start: Any = None) -> tuple[np.ndarray, State | None]:
         """Action probabilities (B, A), exactly 0 on illegal actions, and the next state."""
-        logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent)
+        logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent,
+                                       episode_start=episode_start)
         return torch.softmax(logits, -1).cpu().numpy(), state
 
     def act(self, obs: Any, state: State | None = None, action_mask: Any = None,
-            deterministic: bool = False) -> tuple[np.ndarray, State | None]:
-        """Actions (B,) sampled (or argmax when deterministic) and the next state."""
+            deterministic: bool = False, episode_start: Any = None
+            ) -> tuple[np.ndarray, State | None]:
+        """Actions (B,) sampled (or argmax when deterministic) and the next state;
+        `episode_start` as in logits()."""
         # a recurrent critic must still advance its state; a feed-forward one can be skipped
-        logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent)
+        logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent,
+                                       episode_start=episode_start)
         actions = logits.argmax(-1) if deterministic else sample_logits(logits, self.generator)
         return actions.cpu().numpy(), state

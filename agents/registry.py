@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -52,35 +51,84 @@ def make_agent(algo: str, cfg: Any, obs_space: gym.Space, action_space: gym.Spac
     return agent_cls(cfg, obs_space, action_space, seed=seed, device=device)
 
 
-def _field_type(cls: type, name: str) -> Any:
-    return typing.get_type_hints(cls)[name]
+class _Refused:
+    """A value no numeric field takes (a YAML `yes` for a float): dacite then names the field."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
-def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
-    """Build dataclass `cls` from a dict; nested dataclasses come from nested dicts.
+def _number(kind: type) -> Any:
+    """A dacite type hook: numbers as `kind`, and numbers PyYAML left as strings (it reads
+    `1e-3` and `1e6` as text) converted; anything else is left for dacite to refuse."""
+    def hook(value: Any) -> Any:
+        if isinstance(value, bool):
+            return _Refused(value)
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+        if not isinstance(number, int | float):
+            return value
+        if kind is int:
+            return int(number) if float(number).is_integer() else value
+        return float(number)
+    return hook
 
-    An unknown key raises ValueError naming it, where it was found, and the closest names.
-    """
+
+def _check_keys(cls: type, data: Any, where: str) -> None:
+    """Unknown keys, at any depth, name themselves, where they were found and the closest
+    names (dacite's strict mode would only say it cannot match them)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping of names to values, got {data!r}"[:200])
+    hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            raise ValueError(f"unknown key {key!r} in {where}{closest(key, names)}")
-        hint = _field_type(cls, key)
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            base = dataclasses.asdict(getattr(cls(), key))
-            value = from_dict(hint, {**base, **value}, f"{where}.{key}")
-        elif isinstance(value, list) and _is_tuple(hint):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)
+            raise ValueError(f"unknown key {key!r} in {where}{closest(str(key), names)}")
+        if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
+            _check_keys(hints[key], value, f"{where}.{key}")
 
 
-def _is_tuple(hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_tuple(arg) for arg in typing.get_args(hint))
-    return origin is tuple
+def _with_defaults(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Nested dataclass fields given in part start from the field's own default."""
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for f in dataclasses.fields(cls):
+        value = data.get(f.name)
+        if dataclasses.is_dataclass(hints[f.name]) and isinstance(value, dict):
+            if f.default_factory is not dataclasses.MISSING:
+                base = dataclasses.asdict(f.default_factory())
+            elif f.default is not dataclasses.MISSING and f.default is not None:
+                base = dataclasses.asdict(f.default)
+            else:
+                base = {}
+            out[f.name] = _with_defaults(hints[f.name], {**base, **value})
+    return out
+
+
+def from_dict(cls: type, data: Any, where: str = "config") -> Any:
+    """Build dataclass `cls` from a dict (YAML, JSON or flags), checked against the field
+    types by dacite's strict mode: nested dataclasses come from nested dicts, lists become
+    tuples, numbers PyYAML read as text (`1e-3`) are converted, and anything else of the
+    wrong type, an unknown key or a missing one raises a ValueError naming the key."""
+    import dacite
+
+    _check_keys(cls, data, where)
+    config = dacite.Config(strict=True, cast=[tuple],
+                           type_hooks={float: _number(float), int: _number(int)})
+    try:
+        return dacite.from_dict(cls, _with_defaults(cls, data), config)
+    except dacite.WrongTypeError as exc:
+        value = exc.value.value if isinstance(exc.value, _Refused) else exc.value
+        kind = getattr(exc.field_type, "__name__", None) or str(exc.field_type)
+        if typing.get_origin(exc.field_type) is typing.Literal:
+            kind = " or ".join(repr(a) for a in typing.get_args(exc.field_type))
+        raise ValueError(f"{where}: {exc.field_path} must be {kind}, got {value!r}"[:300]) from None
+    except dacite.DaciteError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def load_config_file(path_or_name: str) -> dict[str, Any]:

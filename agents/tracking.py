@@ -1,4 +1,5 @@
-"""Experiment tracking: one Tracker fanning metrics out to jsonl (always), console and wandb."""
+"""Experiment tracking: one Tracker fanning metrics out to jsonl (always), the console,
+TensorBoard and wandb."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ class WandbConfig:
 
 
 class JsonlBackend:
-    """Appends one JSON object per log call to a file (the run's durable record)."""
+    """Appends one JSON object per log call to a file (the run's durable record). A resumed
+    run first cuts the file back to the step it resumes from: no step is logged twice."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, resume_step: int | None = None) -> None:
+        if resume_step is not None and path.exists():
+            cut_log(path, resume_step)
         self.file = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the tracker
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
@@ -40,6 +44,40 @@ class JsonlBackend:
 
     def close(self) -> None:
         self.file.close()
+
+
+def cut_log(path: Path, step: int) -> None:
+    """Keep the lines of a metrics.jsonl logged at or before `step` (and drop a torn last
+    line), rewriting the file atomically."""
+    from ludus.agents.files import atomic_write
+
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    atomic_write(path, "".join(f"{line}\n" for line in kept))
+
+
+class TensorBoardBackend:
+    """Scalars to TensorBoard event files in <run>/tb/ (torch.utils.tensorboard), as CleanRL
+    and Stable-Baselines3 users read them."""
+
+    def __init__(self, run_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(run_dir / "tb"))
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 class ConsoleBackend:
@@ -105,14 +143,21 @@ class Tracker:
 
     def __init__(self, run_dir: Path | str, name: str = "run", config: dict[str, Any] | None = None,
                  console: bool = True, total: int | None = None, wandb: WandbConfig | None = None,
-                 wandb_run_id: str | None = None) -> None:
+                 wandb_run_id: str | None = None, tensorboard: bool = False,
+                 resume_step: int | None = None) -> None:
+        """`resume_step`: a resumed run's step; metrics.jsonl is cut back to it."""
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.last_step = 0  # the highest step logged (wandb steps only go forward)
-        self.backends: list[Any] = [JsonlBackend(self.run_dir / "metrics.jsonl")]
+        self.backends: list[Any] = [JsonlBackend(self.run_dir / "metrics.jsonl", resume_step)]
         self.console = ConsoleBackend(total, name) if console else None
         if self.console:
             self.backends.append(self.console)
+        if tensorboard:
+            try:
+                self.backends.append(TensorBoardBackend(self.run_dir))
+            except ImportError as exc:  # the tensorboard extra is not installed
+                self.message(f"tensorboard disabled: {exc}")
         self.wandb: WandbBackend | None = None
         if wandb is not None:
             try:

@@ -112,6 +112,10 @@ class PettingZooGame(ObjectGames):
         mask = obs.get("action_mask") if self._dict_obs else env.infos[agent].get("action_mask")
         self._mask[i] = 1 if mask is None else mask
 
+    def reseed(self, seed: int) -> None:
+        """Seed env k with seed + k at its next reset."""
+        self.seed, self._resets = seed, 0
+
     def reset(self, rows: np.ndarray | None = None) -> None:
         """New games in `rows` (env k is seeded with seed + k on its first reset)."""
         for i in _rows(rows, self.num_envs):
@@ -185,6 +189,10 @@ class SpielGame(ObjectGames):
         self.states: list[Any] = [None] * num_envs
         self.to_move = np.zeros(num_envs, dtype=np.int64)
         self._mask = np.ones((num_envs, self.num_actions), dtype=np.int8)
+
+    def reseed(self, seed: int) -> None:
+        """A new seed for the chance outcomes."""
+        self.rng = np.random.default_rng(seed)
 
     def _settle(self, i: int) -> None:
         """Sample chance nodes until a player must act (or the game ends)."""

@@ -7,8 +7,6 @@ allow_pickle=False and written atomically."""
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,23 +122,21 @@ class GameDataset:
     def __len__(self) -> int:
         return len(self.action)
 
-    def save(self, path: Path | str) -> Path:
-        """Write an .npz atomically (temp file, then rename)."""
+    def to_bytes(self) -> bytes:
+        """The dataset as a compressed .npz (no pickled objects), for an atomic writer
+        (ludus.league.recorder.save_dataset) to put on disk."""
+        import io
         import json
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, obs=self.obs, mask=self.mask, action=self.action,
-                                probs=self.probs, outcome=self.outcome, game_index=self.game_index,
-                                meta=np.array(json.dumps({"game": self.game, **self.info})))
-        os.replace(tmp, path)
-        return path
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, obs=self.obs, mask=self.mask, action=self.action,
+                            probs=self.probs, outcome=self.outcome, game_index=self.game_index,
+                            meta=np.array(json.dumps({"game": self.game, **self.info})))
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path: Path | str) -> GameDataset:
-        """Read a dataset written by save(); a missing or foreign file names itself."""
+        """Read a dataset written by to_bytes(); a missing or foreign file names itself."""
         import json
 
         path = Path(path)

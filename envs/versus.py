@@ -24,6 +24,8 @@ class TurnGame(Protocol):
     (its board games, PettingZoo envs and OpenSpiel games all implement it).
 
     Seats are numbered 0..num_players-1; `to_move` (N,) says whose turn it is in each game.
+    A game with chance (cards, dice) may also define reseed(seed), which Versus.reset(seed=)
+    calls.
     """
 
     num_envs: int
@@ -139,7 +141,14 @@ class Versus(gym.vector.VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start every game (the game's and the opponent's randomness are their own)."""
+        """Start every game. A `seed` seeds the random openings, and the game's chance and
+        the opponent's draws where they can be reseeded (a `reseed(seed)` method): the same
+        seed and the same actions give the same games."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+            for offset, part in enumerate((self.game, self.opponent), start=1):
+                if hasattr(part, "reseed"):
+                    part.reseed(seed + offset)
         all_rows = np.arange(self.num_envs)
         self.learner_seat = all_rows % self.game.num_players
         self._start(all_rows)

@@ -95,6 +95,10 @@ class SeatedOpponents:
         self.seat_of = np.full(num_envs, None, dtype=object)  # (N,) key of each env's opponent
         self.seated: dict[Any, Seated] = {}
 
+    def reseed(self, seed: int) -> None:
+        """A new seed for choosing opponents and their random moves."""
+        self.rng = np.random.default_rng(seed)
+
     def choose(self, count: int) -> list[Any]:
         """Keys of the opponents of `count` new games."""
         raise NotImplementedError

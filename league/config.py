@@ -3,6 +3,7 @@ presets, and the learners' hyperparameters taken from a game's shipped config.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,6 @@ class LeagueConfig:
     """Payoff counters are multiplied by this before each new result of a pair."""
     min_games: float = 5.0
     """A pair's win rate counts after this many (decayed) games; before, it is 0.5."""
-    elo_k: float = 16.0
-    """Elo K factor (ratings are for people; the payoff drives matchmaking)."""
     snapshot_cache: int = 8
     """Frozen players kept in memory (the rest load from disk when drawn)."""
     menu_size: int = 8
@@ -73,6 +72,8 @@ class LeagueConfig:
     """League folder name (default <game>__league__<seed>__<time>)."""
     track: bool = False
     """Log to Weights & Biases (honours WANDB_MODE=offline)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files to <league>/tb/."""
     wandb: WandbConfig = field(default_factory=WandbConfig)
     """Weights & Biases settings."""
     console: bool = True
@@ -112,6 +113,22 @@ def default_eval_bots(game: str) -> tuple[str, ...]:
             "tictactoe": ("random", "minimax")}.get(game, ("random",))
 
 
+def is_shipped(config: str) -> bool:
+    """Whether a config name is one of ludus's shipped configs (agents/configs/)."""
+    return (CONFIG_DIR / f"{config}.yaml").exists() and "/" not in config and "\\" not in config
+
+
+def fixed_id(spec: str, taken: Any) -> str:
+    """A member id for a fixed player given by a bot name or checkpoint path: the spec with
+    anything but letters, digits, '_', '.' and '-' replaced (alphabeta:2 -> alphabeta_2),
+    numbered if taken."""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).replace("..", "_").strip("._") or "fixed"
+    pid, k = base, 1
+    while pid in taken:
+        pid, k = f"{base}_{k}", k + 1
+    return pid
+
+
 def config_name(env_id: str, config: str | None) -> str | None:
     """The learners' config: `config`, else the game's shipped self-play config if any."""
     if config is not None:
@@ -146,4 +163,5 @@ def stored_config(folder: Path | str, overrides: dict[str, Any] | None = None) -
     budget) applied."""
     league = League.load(folder)
     data = {**league.extra.get("config", {}), **(overrides or {})}
+    data.pop("elo_k", None)  # leagues before fitted ratings kept an Elo K factor
     return from_dict(LeagueConfig, data, f"{Path(folder) / 'league.json'}: config")

@@ -9,8 +9,12 @@ Folder layout (DESIGN.md):
                          matchmaking settings, RNG, counters; rewritten atomically
     matchmaking.jsonl    per interval, per pair and seat: games won, drawn and lost
     init/                the starting model every learner begins from and resets to
-    players/<id>/        immutable snapshot checkpoints
+    players/<id>/        immutable snapshot checkpoints (and copies of fixed checkpoints)
     learners/<id>/       learners' current parameters and optimizer state
+
+Every id in league.json is a plain name and every checkpoint path it holds stays inside the
+folder (links followed): a crafted file gets one error line, and nothing outside the folder
+is read, written or deleted because of it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from ludus.agents.checkpoint import atomic_write_text
-from ludus.league.matchmaking import LEARNER_ROLES, Matchmaker, MatchmakingConfig, Player
-from ludus.league.payoff import Payoff, elo_update
+from ludus.agents.files import UnsafePathError, atomic_write_json, check_id, fsync_dir, inside
+from ludus.agents.registry import from_dict
+from ludus.league.bots import is_bot
+from ludus.league.matchmaking import LEARNER_ROLES, ROLES, Matchmaker, MatchmakingConfig, Player
+from ludus.league.payoff import Payoff, bradley_terry
 
 FORMAT, VERSION = "ludus-league", 1
 
@@ -39,11 +45,11 @@ class League:
     """Players, payoff, ratings and matchmaking of one league folder."""
 
     def __init__(self, folder: Path | str, env_id: str, matchmaking: MatchmakingConfig,
-                 payoff: Payoff, seed: int = 0, elo_k: float = 16.0) -> None:
+                 payoff: Payoff, seed: int = 0) -> None:
         matchmaking.validate()
         self.folder, self.env_id = Path(folder), env_id
         self.players: dict[str, Player] = {}
-        self.payoff, self.elo_k = payoff, elo_k
+        self.payoff = payoff
         self.rng = np.random.default_rng(seed)
         self.matchmaker = Matchmaker(matchmaking, self.players, payoff, self.rng)
         self.interval = 0
@@ -54,6 +60,7 @@ class League:
     # --- members ---------------------------------------------------------------------------
     def add(self, player: Player) -> Player:
         """Add a member (learner, snapshot or fixed) with no games yet."""
+        check_id(player.id, f"{self.folder}: player id")
         if player.id in self.players:
             raise ValueError(f"the league already has a player {player.id!r}")
         self.players[player.id] = player
@@ -66,6 +73,16 @@ class League:
             raise LeagueError(f"{self.folder} has no player {player_id!r}; members: "
                               f"{', '.join(self.players) or 'none'}")
         return self.players[player_id]
+
+    def checkpoint_path(self, player: Player) -> str:
+        """Where a member is loaded from: a bot's name, or its checkpoint directory (which
+        must be inside the league folder)."""
+        if player.checkpoint is None:
+            raise LeagueError(f"{self.folder}: player {player.id!r} has no checkpoint")
+        if player.role == "fixed" and is_bot(player.checkpoint):
+            return player.checkpoint
+        return str(inside(self.folder, player.checkpoint,
+                          f"{self.folder / 'league.json'}: {player.id}.checkpoint"))
 
     def learners(self, role: str | None = None) -> list[Player]:
         """Learners (of one role), in the order they were added."""
@@ -88,10 +105,29 @@ class League:
     def report(self, home: str, away: str, seat: int, outcome: str) -> None:
         """One finished game of `home` (sitting in `seat`) against `away`."""
         self.payoff.update(home, away, outcome)
-        ratings = {home: self.players[home].rating, away: self.players[away].rating}
-        elo_update(ratings, home, away, outcome, self.elo_k)
-        self.players[home].rating, self.players[away].rating = ratings[home], ratings[away]
         self._results[(home, away, seat)][("win", "draw", "loss").index(outcome)] += 1
+
+    def fit_ratings(self) -> None:
+        """Every member's rating and its uncertainty, fitted to the payoff counts
+        (payoff.bradley_terry; ratings are for people, the payoff drives matchmaking)."""
+        ratings, sds = bradley_terry(self.payoff)
+        for pid, rating, sd in zip(self.payoff.ids, ratings, sds, strict=True):
+            self.players[pid].rating, self.players[pid].rating_sd = float(rating), float(sd)
+
+    def check_members(self, where: Path | str) -> None:
+        """Raise if a member's id, role, parent or checkpoint paths are unsafe or unknown."""
+        for p in self.players.values():
+            check_id(p.id, f"{where}: player id")
+            if p.role not in ROLES:
+                raise LeagueError(f"{where}: player {p.id!r} has unknown role {p.role!r}")
+            if p.parent is not None:
+                check_id(p.parent, f"{where}: {p.id}.parent")
+            if p.checkpoint is not None:
+                self.checkpoint_path(p)
+            elif not p.learner:
+                raise LeagueError(f"{where}: frozen player {p.id!r} has no checkpoint")
+            if p.average is not None:
+                inside(self.folder, p.average, f"{where}: {p.id}.average")
 
     # --- persistence -----------------------------------------------------------------------
     @property
@@ -105,7 +141,7 @@ class League:
                 "players": [dataclasses.asdict(p) for p in self.players.values()],
                 "payoff": self.payoff.state_dict(),
                 "matchmaking": dataclasses.asdict(self.matchmaker.cfg),
-                "elo_k": self.elo_k, "rng": self.rng.bit_generator.state,
+                "rng": self.rng.bit_generator.state,
                 "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
                 "extra": self.extra}
 
@@ -119,19 +155,24 @@ class League:
                                  "home": h, "away": a, "seat": s, "wins": r[0], "draws": r[1],
                                  "losses": r[2]})
                      for (h, a, s), r in sorted(self._results.items())]
+            new = not self.log_path.exists()
             with open(self.log_path, "a") as f:
                 f.write("\n".join(lines) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
+            if new:
+                fsync_dir(self.folder)
             self._results.clear()
         self.interval += 1
-        atomic_write_text(self.folder / "league.json", json.dumps(self.state_dict(), indent=1))
+        self.fit_ratings()
+        atomic_write_json(self.folder / "league.json", self.state_dict())
 
     @classmethod
     def load(cls, folder: Path | str, resume: bool = False) -> League:
-        """The league saved in `folder` (league.json). With `resume`, the matchmaking log is
-        cut back to what league.json counts (lines of an interval that a crash interrupted);
-        a plain read changes nothing, so it is safe beside a running league."""
+        """The league saved in `folder` (league.json), its ids and paths checked. With
+        `resume`, the matchmaking log is cut back to what league.json counts (lines of an
+        interval that a crash interrupted); a plain read changes nothing, so it is safe
+        beside a running league."""
         folder = Path(folder)
         file = folder / "league.json"
         if not file.exists():
@@ -146,19 +187,23 @@ class League:
             raise LeagueError(f"{file} is league format version {data.get('version')}, this "
                               f"ludus reads version {VERSION}")
         try:
-            league = cls(folder, data["env_id"], MatchmakingConfig(**data["matchmaking"]),
-                         Payoff.from_state(data["payoff"]), elo_k=data["elo_k"])
+            league = cls(folder, data["env_id"], from_dict(MatchmakingConfig, data["matchmaking"]),
+                         Payoff.from_state(data["payoff"]))
             for entry in data["players"]:
-                player = Player(**entry)
+                player = from_dict(Player, entry, f"{file}: players")
                 league.players[player.id] = player
             league.rng.bit_generator.state = data["rng"]
-            league.interval, league.total_steps = data["interval"], data["total_steps"]
-            league.extra = data.get("extra", {})
-            log_bytes = data["log_bytes"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LeagueError(f"{file} is incomplete or invalid: {exc}") from None
+            league.interval, league.total_steps = int(data["interval"]), int(data["total_steps"])
+            league.extra = dict(data.get("extra") or {})
+            log_bytes = int(data["log_bytes"])
+        except UnsafePathError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise LeagueError(f"{file} is incomplete or invalid: {type(exc).__name__}: "
+                              f"{exc}".splitlines()[0]) from None
         if set(league.players) != set(league.payoff.ids):
             raise LeagueError(f"{file}: players and payoff matrix disagree")
+        league.check_members(file)
         if resume and league.log_path.exists() and league.log_path.stat().st_size > log_bytes:
             with open(league.log_path, "r+") as f:
                 f.truncate(log_bytes)

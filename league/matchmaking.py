@@ -40,6 +40,9 @@ class Player:
     checkpoint: str | None = None
     """Checkpoint directory relative to the league folder, or a bot name (fixed players)."""
     rating: float = 1000.0
+    """Bradley-Terry rating on the Elo scale, fitted to the payoff (League.fit_ratings)."""
+    rating_sd: float = 400.0
+    """Its standard deviation relative to the average player with games."""
     steps: int = 0
     """Env steps trained (a snapshot: its parent's steps when it was taken)."""
     checkpoint_step: int = 0

@@ -96,11 +96,39 @@ class Payoff:
         return payoff
 
 
-def elo_update(ratings: dict[str, float], home: str, away: str, outcome: str,
-               k: float = 16.0) -> None:
-    """Elo after one game (a draw scores half): ratings are for people; the payoff matrix,
-    not the rating, drives matchmaking."""
-    expected = 1.0 / (1.0 + 10 ** ((ratings[away] - ratings[home]) / 400.0))
-    delta = k * ({"win": 1.0, "draw": 0.5, "loss": 0.0}[outcome] - expected)
-    ratings[home] += delta
-    ratings[away] -= delta
+def bradley_terry(payoff: Payoff, prior_mean: float = 1000.0, prior_sd: float = 400.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(ratings, standard deviations) of every player of `payoff`, on the Elo scale, fitted
+    to its counts at once (unlike sequential Elo, whatever order the games came in):
+    P(i beats j) = 1 / (1 + 10^((r_j - r_i) / 400)), a draw scoring half a win. The Bradley-
+    Terry likelihood times a Gaussian prior N(prior_mean, prior_sd^2) on each rating (which
+    keeps unbeaten players finite and players without games at the prior) is maximised by
+    Newton's method. At the maximum the ratings average exactly `prior_mean` (the games'
+    terms cancel in the sum), and the deviations are those of each rating relative to the
+    average of the players with games: the inverse Hessian (Laplace's approximation)
+    without the uncertainty of the common level, which no game can measure. The counts are
+    the payoff's, recent games weighing more."""
+    scale = np.log(10.0) / 400.0  # Elo points -> natural log-odds
+    n = len(payoff.ids)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    score = payoff.counts[..., 0] + 0.5 * payoff.counts[..., 1]  # (P, P) i's score against j
+    games = payoff.counts[..., 3]
+    precision = 1.0 / (prior_sd * scale) ** 2
+    theta = np.zeros(n)  # log-odds strengths relative to the prior mean
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
+        grad = (score - games * p).sum(1) - precision * theta
+        weights = games * p * (1.0 - p)
+        hessian = np.diag(weights.sum(1) + precision) - weights  # minus the Hessian
+        step = np.linalg.solve(hessian, grad)
+        theta += step
+        if np.abs(step).max() < 1e-9:
+            break
+    p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
+    weights = games * p * (1.0 - p)
+    covariance = np.linalg.inv(np.diag(weights.sum(1) + precision) - weights)
+    played = games.sum(1) > 0
+    centre = np.eye(n) - played[None, :] / max(played.sum(), 1)
+    relative = centre @ covariance @ centre.T
+    return prior_mean + theta / scale, np.sqrt(np.maximum(np.diag(relative), 0.0)) / scale

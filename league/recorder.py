@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ludus import envs
+from ludus.agents.files import atomic_write
 from ludus.envs.datasets import GameDataset
 from ludus.envs.render import BoardRenderer, board_of, renderer_game
 from ludus.league.arena import choose_move, load_player, play_match
@@ -91,6 +92,11 @@ def game_frames(game: str, players: list[Any], seed: int = 0, max_moves: int = 2
     return frames
 
 
+def save_dataset(data: GameDataset, path: Path | str) -> Path:
+    """Write a game dataset as an .npz, atomically and durably."""
+    return atomic_write(path, data.to_bytes())
+
+
 def record(game: str, teacher: str, opponent: str, num_games: int, opening_moves: int = 0,
            deterministic: bool = True, seed: int = 0) -> GameDataset:
     """`num_games` games of `teacher` against `opponent` (specs as load_player takes them:
@@ -151,7 +157,7 @@ def behaviour_clone(out: Path | str, env_id: str = "connect_four", teacher: str 
         data = GameDataset.load(dataset)
     else:
         data = record(env_id, teacher, opponent or teacher, num_games, opening_moves, seed=seed)
-        data.save(out / "dataset.npz")
+        save_dataset(data, out / "dataset.npz")
     with contextlib.suppress(ValueError):  # a game without a known symmetry: as recorded
         data = mirrored(data)
     metrics = clone_checkpoint(data, out / "checkpoint", epochs=epochs, seed=seed, env_id=env_id,

@@ -22,17 +22,26 @@ from ludus import envs
 from ludus.agents import RunConfig, Trainer
 from ludus.agents.checkpoint import load_weights, save_checkpoint
 from ludus.agents.evaluate import write_video
-from ludus.agents.registry import make_agent
+from ludus.agents.files import WriterLock, check_id
+from ludus.agents.registry import algo_entry, from_dict, make_agent
 from ludus.agents.tracking import Tracker
 from ludus.envs.render import renderer_game
 from ludus.league.arena import SeatedOpponents, load_player, play_match
-from ludus.league.config import LeagueConfig, default_eval_bots, learner_configs
+from ludus.league.bots import is_bot
+from ludus.league.config import (
+    LeagueConfig,
+    default_eval_bots,
+    fixed_id,
+    is_shipped,
+    learner_configs,
+)
 from ludus.league.coordinator import League, LeagueError, learner_ids
 from ludus.league.dashboard import heatmap, payoff_rows, summary_table
 from ludus.league.matchmaking import Player, pfsp_weights
 from ludus.league.payoff import Payoff
 from ludus.league.recorder import game_frames
-from ludus.league.snapshots import SnapshotStore, freeze_files
+from ludus.league.selfplay import SelfPlayConfig
+from ludus.league.snapshots import SnapshotStore, copy_policy, freeze_files
 
 
 def check_two_player_zero_sum(env_id: str) -> None:
@@ -111,48 +120,113 @@ class LeagueRunner:
 
     def __init__(self, cfg: LeagueConfig, resume: Path | str | None = None) -> None:
         """A new league from `cfg`, or with `resume` the league saved in that folder (its
-        stored settings, with cfg's budget)."""
+        stored settings, with cfg's budget). The folder is locked for as long as this
+        runner lives (until train() returns, or close())."""
         self.cfg = cfg
         if resume is not None:
             self.folder = Path(resume)
-            self.league = League.load(self.folder, resume=True)
+            if not (self.folder / "league.json").is_file():
+                raise LeagueError(f"{self.folder} is not a league folder (no league.json)")
         else:
             cfg.validate()
             name = cfg.name or f"{cfg.env_id.replace(':', '_')}__league__{cfg.seed}__{int(time.time())}"
-            self.folder = Path(cfg.league_dir) / name
+            self.folder = Path(cfg.league_dir) / check_id(name, "league name")
+        self.lock = WriterLock(self.folder)  # before the log is cut or anything is written
+        self.trainers: dict[str, Trainer] = {}
+        self.tracker: Tracker | None = None
+        self.closed = False
+        try:
+            self._open(resume is not None)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, resume: bool) -> None:
+        cfg = self.cfg
+        if resume:
+            self.league = League.load(self.folder, resume=True)
+        else:
             if (self.folder / "league.json").exists():
                 raise LeagueError(f"{self.folder} already holds a league: resume it with --resume")
             self.league = League(self.folder, cfg.env_id, cfg.matchmaking,
-                                 Payoff(cfg.payoff_decay, cfg.min_games), cfg.seed, cfg.elo_k)
+                                 Payoff(cfg.payoff_decay, cfg.min_games), cfg.seed)
         check_two_player_zero_sum(cfg.env_id)
-        self.algo, self.algo_cfg, self.selfplay = learner_configs(cfg)
-        self.store = SnapshotStore(self.folder, cfg.snapshot_cache, cfg.seed)
+        self.algo, self.algo_cfg, self.selfplay = self._learner_configs(resume)
+        self.store = SnapshotStore(self.league, cfg.snapshot_cache, cfg.seed)
         self.eval_bots = cfg.eval_bots or default_eval_bots(cfg.env_id)
-        self.trainers: dict[str, Trainer] = {}
         self.live: dict[str, Any] = {}
         self.seats: dict[str, LeagueSeats] = {}
-        if resume is None:
+        if not resume:
             self._create()
         else:
             for player in self.league.learners():
-                self._add_learner(player, self.folder / player.checkpoint)
+                self._add_learner(player, Path(self.league.checkpoint_path(player)))
         self.tracker = Tracker(self.folder, self.folder.name,
                                {"league": dataclasses.asdict(cfg),
                                 "algo": dataclasses.asdict(self.algo_cfg)},
                                console=cfg.console, total=cfg.total_timesteps,
                                wandb=cfg.wandb if cfg.track else None,
-                               wandb_run_id=self.league.extra.get("wandb_run_id"))
+                               wandb_run_id=self.league.extra.get("wandb_run_id"),
+                               tensorboard=cfg.tensorboard,
+                               resume_step=self.league.total_steps if resume else None)
+
+    def _learner_configs(self, resume: bool) -> tuple[str, Any, SelfPlayConfig]:
+        """The learners' settings: read from the game's config when the league starts and
+        kept in league.json, so a resume reads no file that league.json names. A teacher is
+        the league's own starting checkpoint (init/)."""
+        stored = self.league.extra.get("learners")
+        if resume and stored is not None:
+            try:
+                algo = stored["algo"]
+                _, cfg_cls = algo_entry(algo)
+                algo_cfg = from_dict(cfg_cls, stored["config"], "league.json: learners")
+                selfplay = from_dict(SelfPlayConfig, stored["selfplay"], "league.json: learners")
+            except (KeyError, TypeError) as exc:
+                raise LeagueError(f"{self.folder / 'league.json'}: learners: {exc}") from None
+        else:
+            if resume and self.cfg.config is not None and not is_shipped(self.cfg.config):
+                raise LeagueError(f"{self.folder / 'league.json'} keeps no learner settings "
+                                  f"and names a config file ({self.cfg.config!r}) outside it")
+            algo, algo_cfg, selfplay = learner_configs(self.cfg)
+            self.league.extra["learners"] = {"algo": algo, "config": dataclasses.asdict(algo_cfg),
+                                             "selfplay": dataclasses.asdict(selfplay)}
+        if getattr(algo_cfg, "teacher", None) is not None:
+            algo_cfg = dataclasses.replace(algo_cfg, teacher=str(self.folder / "init"))
+        return algo, algo_cfg, selfplay
+
+    def close(self) -> None:
+        """Close the learners, the tracker and the folder lock (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            for trainer in self.trainers.values():
+                trainer.close()
+            if self.tracker is not None:
+                self.tracker.close()
+        finally:
+            self.lock.release()
 
     # --- members ---------------------------------------------------------------------------
     def _create(self) -> None:
         cfg, league = self.cfg, self.league
         for spec in cfg.fixed:
             load_player(spec)  # fail now, with the loader's message, not mid-run
-            league.add(Player(spec, "fixed", checkpoint=spec))
+            pid = fixed_id(spec, league.players)
+            checkpoint = spec
+            if not is_bot(spec):  # a checkpoint from outside: the league keeps its own copy
+                checkpoint = f"players/{pid}"
+                copy_policy(spec, self.folder / checkpoint)
+                freeze_files(self.folder / checkpoint)
+            league.add(Player(pid, "fixed", checkpoint=checkpoint))
         init = None
+        if cfg.init is not None:
+            copy_policy(cfg.init, self.folder / "init")
+            init = self.folder / "init"
+            freeze_files(init)
         for learner, role in learner_ids(cfg.counts()):
             player = league.add(Player(learner, role))
-            self._add_learner(player, init or (Path(cfg.init) if cfg.init else None))
+            self._add_learner(player, init)
             if init is None:  # one starting model for everyone (not fresh random opponents)
                 init = self.trainers[learner].save_policy(self.folder / "init")
                 freeze_files(init)
@@ -168,11 +242,10 @@ class LeagueRunner:
         resume = weights if weights is not None and (weights / "train_state.json").exists() \
             else None
         trainer = Trainer(run, self.algo_cfg, self._env_factory(player.id), resume_from=resume)
+        self.trainers[player.id] = trainer
         if weights is not None and resume is None:
             load_weights(trainer.agent.net, weights)
-        self.trainers[player.id] = trainer
-        self.live[player.id] = trainer.policy()
-        trainer.agent.net.train()  # Policy() switched it to eval mode; it keeps learning
+        self.live[player.id] = trainer.policy()  # seated as an opponent, it acts in eval mode
 
     def _env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
         def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Results:
@@ -220,7 +293,8 @@ class LeagueRunner:
         return min(frac, 1.0)
 
     def train(self) -> dict[str, Any]:
-        """Train until the budget is spent; returns a summary (folder, steps, players)."""
+        """Train until the budget is spent; returns a summary (folder, steps, players).
+        The runner is closed (and the folder unlocked) when it returns."""
         start = time.perf_counter()
         try:
             for trainer in self.trainers.values():
@@ -245,13 +319,10 @@ class LeagueRunner:
                     next_save += self.cfg.interval_steps
             self._interval(start)
         finally:
-            for trainer in self.trainers.values():
-                trainer.env.close()
-                trainer.tracker.close()
-            self.tracker.close()
+            self.close()
         return {"folder": str(self.folder), "total_steps": self.league.total_steps,
                 "players": len(self.league.players),
-                "main_agents": [str(self.folder / p.checkpoint)
+                "main_agents": [self.league.checkpoint_path(p)
                                 for p in self.league.learners("main_agent")],
                 "averages": [str(self.folder / p.average)
                              for p in self.league.learners("main_agent") if p.average]}
@@ -321,7 +392,6 @@ class LeagueRunner:
                 out[f"eval/{main.id}/wins_vs_{bot}"] = sum(result.wins) / result.games
             if game.startswith("spiel:"):
                 out.update(self._exploitability(main))
-            policy.net.train()
         return out
 
     def _exploitability(self, main: Player) -> dict[str, float]:

@@ -5,8 +5,11 @@ Only the learner's own transitions reach its algorithm (opponents move inside th
 rewards come from the learner's seat, seats rotate, and an opponent's recurrent state is
 reset whenever a new game (and so possibly a new opponent) starts in that env. Frozen copies
 are written to the run folder (`pool/step_<N>`) and loaded back from there: a later update
-can never touch them, and a resumed run finds its pool again. An opponent checkpoint that
-fails to load is reported and skipped.
+can never touch them, and a resumed run finds its pool again (without copies newer than the
+weights it resumes). Fixed and evaluation opponents that are checkpoints are copied into the
+run folder (`opponents/`) when the run starts, and selfplay.json names those copies: a
+resumed run reads nothing outside its folder. An opponent checkpoint that fails to load is
+reported and skipped.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import numpy as np
 
 from ludus import envs
 from ludus.agents import CheckpointError, RunConfig, Trainer
-from ludus.agents.checkpoint import atomic_write_text
+from ludus.agents.files import atomic_write_json, inside, numbered
 from ludus.league.arena import Seated, SeatedOpponents, load_player
+from ludus.league.bots import is_bot
+from ludus.league.snapshots import copy_policy
 
 
 @dataclass
@@ -123,12 +128,45 @@ def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[st
 
 def load_selfplay_config(run_path: Path | str) -> SelfPlayConfig | None:
     """The self-play settings stored in a run folder (None for a plain run)."""
+    from ludus.agents.registry import from_dict
+
     file = Path(run_path) / "selfplay.json"
     if not file.exists():
         return None
-    data = json.loads(file.read_text())
-    data["opponents"] = tuple(data.get("opponents", ()))
-    return SelfPlayConfig(**data)
+    try:
+        data = json.loads(file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"corrupt {file}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{file} must hold the self-play settings as a mapping")
+    return from_dict(SelfPlayConfig, data, str(file))
+
+
+def own_opponents(selfplay: SelfPlayConfig, run_path: Path,
+                  warn: Callable[[str], None]) -> SelfPlayConfig:
+    """`selfplay` with its checkpoint opponents copied into `run_path/opponents/` and named
+    by those copies (relative paths); bots keep their names. A fixed opponent that cannot be
+    copied is reported and dropped; an evaluation opponent that cannot is an error."""
+    fixed = []
+    for k, spec in enumerate(selfplay.opponents):
+        if is_bot(spec):
+            fixed.append(spec)
+            continue
+        try:
+            copy_policy(spec, run_path / "opponents" / str(k))
+            fixed.append(f"opponents/{k}")
+        except (CheckpointError, OSError, ValueError) as exc:
+            warn(f"skipped opponent {spec}: {exc}")
+    evaluation = selfplay.eval_opponent
+    if not is_bot(evaluation):
+        copy_policy(evaluation, run_path / "opponents" / "eval")
+        evaluation = "opponents/eval"
+    return dataclasses.replace(selfplay, opponents=tuple(fixed), eval_opponent=evaluation)
+
+
+def opponent_spec(spec: str, run_path: Path) -> str:
+    """A bot name as it is; anything else is a copy inside the run folder."""
+    return spec if is_bot(spec) else str(inside(run_path, spec, f"{run_path / 'selfplay.json'}"))
 
 
 def strength_metrics(game: str) -> Callable[[Any], dict[str, float]] | None:
@@ -158,14 +196,14 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
     selfplay.validate()
     game = run.env_id
     pool = OpponentPool(cfg.num_envs, selfplay, run.seed)
-    eval_player = load_player(selfplay.eval_opponent, seed=run.seed + 1)
+    eval_player: list[Any] = []  # loaded once the run folder (and its copies) exist
 
     def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> envs.Versus:
         return envs.make(game, num_envs, seed, opponent=pool,
                          opening_moves=selfplay.opening_moves)
 
     def make_eval_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> envs.Versus:
-        return envs.make(game, num_envs, seed, opponent=Seated(eval_player, num_envs, True))
+        return envs.make(game, num_envs, seed, opponent=Seated(eval_player[0], num_envs, True))
 
     def on_update(trainer: Trainer, metrics: dict[str, float]) -> None:
         if trainer.agent.num_updates % selfplay.snapshot_every == 0:
@@ -175,7 +213,7 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
     def snapshot(trainer: Trainer) -> None:
         path = trainer.save_policy(trainer.run_path / "pool" / f"step_{trainer.global_step:09d}")
         add_player(str(path))
-        for old in sorted(path.parent.glob("step_*"))[: -selfplay.pool_size]:
+        for old in numbered(path.parent, "step_")[: -selfplay.pool_size]:
             shutil.rmtree(old, ignore_errors=True)
 
     def add_player(spec: str, fixed: bool = False) -> None:
@@ -192,14 +230,25 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
 
     trainer = Trainer(run, cfg, make_env, resume_from=resume_from, make_eval_env=make_eval_env,
                       on_update=on_update, on_eval=strength_metrics(game))
-    trainer.pool = pool
-    atomic_write_text(trainer.run_path / "selfplay.json",
-                      json.dumps(dataclasses.asdict(selfplay), indent=1))
-    for spec in selfplay.opponents:
-        add_player(spec, fixed=True)
-    stored = sorted((trainer.run_path / "pool").glob("step_*")) if resume_from else []
-    for path in stored[-selfplay.pool_size:]:
-        add_player(str(path))
-    if all(member in pool.fixed for member in pool.active):
-        snapshot(trainer)  # no copy yet: the starting model, not random weights
+    try:
+        if resume_from is None:
+            selfplay = own_opponents(selfplay, trainer.run_path, warn or trainer.tracker.message)
+        atomic_write_json(trainer.run_path / "selfplay.json", dataclasses.asdict(selfplay))
+        eval_player.append(load_player(opponent_spec(selfplay.eval_opponent, trainer.run_path),
+                                       seed=run.seed + 1))
+        trainer.pool = pool
+        for spec in selfplay.opponents:
+            add_player(opponent_spec(spec, trainer.run_path), fixed=True)
+        stored = numbered(trainer.run_path / "pool", "step_") if resume_from else []
+        for path in stored:  # copies from after the resumed weights belong to a lost future
+            if int(path.name.removeprefix("step_")) > trainer.global_step:
+                shutil.rmtree(path, ignore_errors=True)
+        stored = [p for p in stored if p.exists()]
+        for path in stored[-selfplay.pool_size:]:
+            add_player(str(path))
+        if all(member in pool.fixed for member in pool.active):
+            snapshot(trainer)  # no copy yet: the starting model, not random weights
+    except BaseException:
+        trainer.close()
+        raise
     return trainer

@@ -5,11 +5,15 @@ and are loaded lazily through a small LRU cache, so memory stays flat as the lea
 from __future__ import annotations
 
 import os
+import shutil
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from ludus.league.arena import load_player
+from ludus.agents.checkpoint import resolve_checkpoint
+from ludus.agents.files import atomic_dir
+from ludus.league.arena import checkpoint_of, load_player
+from ludus.league.coordinator import League
 from ludus.league.matchmaking import Player
 
 
@@ -20,25 +24,29 @@ def freeze_files(directory: Path) -> None:
             os.chmod(file, 0o444)
 
 
+def copy_policy(spec: str, target: Path) -> None:
+    """Copy the checkpoint a spec names (a checkpoint, run folder or league member) to
+    `target`: its weights and meta.json, without training state."""
+    source = resolve_checkpoint(checkpoint_of(spec))
+    with atomic_dir(target) as tmp:
+        for name in ("model.safetensors", "meta.json"):
+            shutil.copyfile(source / name, tmp / name)
+
+
 class SnapshotStore:
     """Loads frozen players (snapshot checkpoints, fixed bots and checkpoints) on demand,
     keeping at most `capacity` of them in memory (least recently used goes first)."""
 
-    def __init__(self, folder: Path | str, capacity: int = 8, seed: int = 0) -> None:
+    def __init__(self, league: League, capacity: int = 8, seed: int = 0) -> None:
         if capacity <= 0:
             raise ValueError(f"snapshot cache capacity must be positive, got {capacity}")
-        self.folder, self.capacity, self.seed = Path(folder), capacity, seed
+        self.league, self.capacity, self.seed = league, capacity, seed
         self.cache: OrderedDict[str, Any] = OrderedDict()
         self.loads = 0  # how many times a player was read from disk (for tests and metrics)
 
     def path(self, player: Player) -> str:
-        """Where the player is loaded from: a bot name, or a checkpoint path."""
-        if player.checkpoint is None:
-            raise ValueError(f"player {player.id!r} has no checkpoint")
-        spec = player.checkpoint
-        if player.role == "fixed" and not (self.folder / spec).exists():
-            return spec  # a bot name or an absolute checkpoint path
-        return str(self.folder / spec)
+        """Where the player is loaded from: a bot name, or a checkpoint inside the league."""
+        return self.league.checkpoint_path(player)
 
     def get(self, player: Player) -> Any:
         """The player's frozen policy or bot."""

@@ -16,7 +16,6 @@ pictures as PNG, the trained model), and to Weights & Biases with --track.
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 import tyro
 
+from ludus.agents.files import atomic_write_json
 from ludus.agents.tracking import Tracker, WandbConfig
 
 TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "sequence-lstm", "sequence-gru",
@@ -146,7 +146,7 @@ def run(args: Args) -> dict:
                     max(epochs, tracker.last_step))
     finally:
         tracker.close()
-    (folder / "summary.json").write_text(json.dumps(metrics, indent=1))
+    atomic_write_json(folder / "summary.json", metrics)
     return {"folder": str(folder), **metrics}
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import tyro
 from ludus import envs
 from ludus.agents import Trainer, split_config
 from ludus.agents.evaluate import evaluate
+from ludus.agents.files import atomic_write_json
 from ludus.agents.registry import load_config_file
 
 ENV_ID = "CartPole-v1"
@@ -208,9 +208,8 @@ def main(bench: BenchConfig) -> dict[str, Any]:
     summary = summarise(results)
     print_table(summary)
     if bench.out:
-        with open(bench.out, "w") as f:
-            json.dump({"config": dataclasses.asdict(bench), "runs": results,
-                       "summary": summary}, f, indent=1)
+        atomic_write_json(bench.out, {"config": dataclasses.asdict(bench), "runs": results,
+                                      "summary": summary})
     return summary
 
 

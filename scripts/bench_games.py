@@ -27,6 +27,7 @@ import tyro
 
 from ludus import envs
 from ludus.agents import split_config
+from ludus.agents.files import atomic_write_json
 from ludus.agents.registry import load_config_file, make_agent
 from ludus.envs.board import random_legal
 from ludus.league.selfplay import selfplay_trainer, split_selfplay
@@ -210,8 +211,7 @@ def main(bench: GameBench) -> dict[str, Any]:
     results["collect_ratio_single"] = results["collect_ludus"] / results["collect_pettingzoo_single"]
     print(json.dumps(results, indent=1))
     if bench.out:
-        with open(bench.out, "w") as f:
-            json.dump(results, f, indent=1)
+        atomic_write_json(bench.out, results)
     return results
 
 

@@ -17,6 +17,7 @@ import gymnasium as gym
 import tyro
 
 from ludus.agents import CheckpointError
+from ludus.agents.files import FolderLockedError
 from ludus.agents.registry import from_dict
 from ludus.league.config import PRESETS, LeagueConfig, league_section, stored_config
 from ludus.league.runner import LeagueRunner
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, resume = parse(argv)
         summary = LeagueRunner(cfg, resume).train()
-    except (ValueError, CheckpointError, FileNotFoundError, ImportError, gym.error.Error) as exc:
+    except (ValueError, CheckpointError, FileNotFoundError, FolderLockedError, ImportError,
+            gym.error.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"league:      {summary['folder']}  ({summary['players']} players, "

@@ -19,6 +19,7 @@ from typing import Any
 import tyro
 
 from ludus.agents import load_policy, split_config
+from ludus.agents.files import atomic_write_json
 from ludus.agents.registry import load_config_file
 from ludus.league.arena import play_match
 from ludus.league.bots import make_bot, tictactoe_lines
@@ -79,8 +80,7 @@ def main(args: Targets) -> dict[str, Any]:
                **measure(args.game, load_policy(args.run), args.games)}
     print(json.dumps(results, indent=1))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+        atomic_write_json(args.out, results)
     return results
 
 

@@ -23,6 +23,7 @@ import tyro
 
 from ludus import envs
 from ludus.agents import CheckpointError, Trainer, TrainingError, load_run, split_config, train
+from ludus.agents.files import FolderLockedError
 from ludus.agents.registry import CONFIG_DIR, algo_entry, load_config_file
 from ludus.league.selfplay import (
     SelfPlayConfig,
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, CheckpointError, FileNotFoundError, ImportError, gym.error.Error) as exc:
+    except (ValueError, CheckpointError, FileNotFoundError, FolderLockedError, ImportError,
+            gym.error.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"checkpoint: {summary['checkpoint']}")

@@ -34,9 +34,9 @@ def test_generative_tasks_draw_their_pictures(tmp_path, task, picture):
 
 
 def test_bc_task_clones_a_recorded_dataset(tmp_path):
-    from ludus.league.recorder import record
+    from ludus.league.recorder import record, save_dataset
 
-    record("tictactoe", "minimax", "random", 10, seed=1).save(tmp_path / "ttt.npz")
+    save_dataset(record("tictactoe", "minimax", "random", 10, seed=1), tmp_path / "ttt.npz")
     assert run(tmp_path, "--task", "bc", "--env-id", "tictactoe", "--dataset",
                str(tmp_path / "ttt.npz"), "--epochs", "3") == 0
     summary = json.loads(next(tmp_path.glob("bc__*/summary.json")).read_text())
@@ -45,10 +45,10 @@ def test_bc_task_clones_a_recorded_dataset(tmp_path):
 
 
 def test_bad_input_gets_one_line(tmp_path, capsys):
-    from ludus.league.recorder import record
+    from ludus.league.recorder import record, save_dataset
 
     (tmp_path / "not.idx").write_text("text")
-    record("tictactoe", "random", "random", 2, seed=0).save(tmp_path / "ttt.npz")
+    save_dataset(record("tictactoe", "random", "random", 2, seed=0), tmp_path / "ttt.npz")
     cases = [
         (["--task", "digit-mlp"], "unknown task 'digit-mlp'; did you mean digits-mlp"),
         (["--task", "digits-mlp", "--idx-images", str(tmp_path / "x"), "--idx-labels",

@@ -25,6 +25,7 @@ from ludus.agents.auxiliary.generative import (
 )
 from ludus.agents.auxiliary.supervised import Predictor, SupervisedConfig, confusion_matrix, fit, predict
 from ludus.agents.checkpoint import save_checkpoint
+from ludus.agents.files import atomic_path
 from ludus.agents.tracking import Tracker
 from ludus.nets import NetSpec
 
@@ -48,7 +49,8 @@ def _save_png(tracker: Tracker, name: str, picture: np.ndarray, step: int) -> Pa
     import imageio.v3 as iio
 
     path = tracker.run_dir / f"{name}.png"
-    iio.imwrite(path, picture)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, picture)
     tracker.log_media(lambda wandb: {f"media/{name}": wandb.Image(picture)}, step)
     return path
 

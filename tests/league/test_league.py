@@ -77,7 +77,8 @@ def test_league_trains_snapshots_and_saves(tmp_path):
 def test_lazy_loading_keeps_at_most_capacity(tmp_path):
     runner = LeagueRunner(tiny_config(tmp_path, total_timesteps=2048))
     path = runner.folder / "init"
-    store = SnapshotStore(runner.folder, capacity=2)
+    runner.close()
+    store = SnapshotStore(runner.league, capacity=2)
     players = [Player(f"p{i}", "snapshot", checkpoint="init") for i in range(5)]
     for player in players + players[-2:]:
         store.get(player)
@@ -97,7 +98,7 @@ def test_save_crash_keeps_the_last_league_and_cuts_the_log(tmp_path, monkeypatch
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing league.json")
-    monkeypatch.setattr("ludus.league.coordinator.atomic_write_text", crash)
+    monkeypatch.setattr("ludus.league.coordinator.atomic_write_json", crash)
     with pytest.raises(KeyboardInterrupt):
         league.save()  # the log got the second interval, league.json did not
     assert len((tmp_path / "matchmaking.jsonl").read_text().splitlines()) == 2

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ludus.league.matchmaking import pfsp_weights, remove_monotonic_suffix
-from ludus.league.payoff import Payoff, elo_update
+from ludus.league.payoff import Payoff, bradley_terry
 
 
 def payoff_with(*players, **kw):
@@ -88,9 +88,41 @@ def test_remove_monotonic_suffix_on_arrays():
     assert remove_monotonic_suffix(np.array([]), [])[1] == []
 
 
-def test_elo_moves_toward_the_result_and_conserves_points():
-    ratings = {"a": 1000.0, "b": 1000.0}
-    elo_update(ratings, "a", "b", "win", k=16)
-    assert ratings == {"a": 1008.0, "b": 992.0}
-    elo_update(ratings, "a", "b", "draw", k=16)
-    assert ratings["a"] < 1008.0 and sum(ratings.values()) == pytest.approx(2000.0)
+def play(payoff, strengths, games, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = list(strengths)
+    for _ in range(games):
+        a, b = rng.choice(len(ids), 2, replace=False)
+        win = 1 / (1 + 10 ** ((strengths[ids[b]] - strengths[ids[a]]) / 400))
+        payoff.update(ids[a], ids[b], "win" if rng.random() < win else "loss")
+
+
+def test_bradley_terry_recovers_known_strengths_with_honest_intervals():
+    payoff = Payoff(decay=1.0)
+    strengths = {"a": 1300.0, "b": 1100.0, "c": 900.0, "d": 700.0}
+    for pid in [*strengths, "new"]:
+        payoff.add(pid)
+    play(payoff, strengths, 4000)
+    ratings, sds = bradley_terry(payoff)
+    fitted = ratings[:4] - ratings[:4].mean()
+    true = np.array(list(strengths.values())) - 1000.0
+    assert np.all(np.abs(fitted - true) < 3 * sds[:4]), (fitted, true, sds)
+    assert np.all(sds[:4] < 20) and sds[4] > 300  # 4000 games vs none: unknown, at the prior
+    assert ratings[4] == pytest.approx(1000.0)
+
+
+def test_ratings_do_not_depend_on_the_order_of_the_games():
+    """Sequential Elo does; a fit to the counts cannot."""
+    results = [("a", "b", "win")] * 30 + [("a", "b", "loss")] * 10 + [("b", "c", "win")] * 20
+    fits = []
+    for order in (results, results[::-1]):
+        payoff = Payoff(decay=1.0)
+        for pid in "abc":
+            payoff.add(pid)
+        for home, away, outcome in order:
+            payoff.update(home, away, outcome)
+        fits.append(bradley_terry(payoff))
+    np.testing.assert_allclose(fits[0][0], fits[1][0])
+    # an unbeaten player gets a finite rating, above the player it beat
+    assert np.isfinite(fits[0][0]).all() and fits[0][0][1] > fits[0][0][2]
+    assert bradley_terry(Payoff())[0].shape == (0,)

@@ -3,7 +3,7 @@ import pytest
 
 from ludus.envs.datasets import GameDataset
 from ludus.league.bots import make_bot
-from ludus.league.recorder import clone_checkpoint, record
+from ludus.league.recorder import clone_checkpoint, record, save_dataset
 
 
 def test_the_recorder_writes_what_the_teacher_saw_and_did(tmp_path):
@@ -19,7 +19,7 @@ def test_the_recorder_writes_what_the_teacher_saw_and_did(tmp_path):
     assert (data.outcome >= 0).all()  # perfect play never loses
     for g in np.unique(data.game_index):  # one outcome per game
         assert len(set(data.outcome[data.game_index == g])) == 1
-    path = data.save(tmp_path / "d" / "ttt.npz")
+    path = save_dataset(data, tmp_path / "d" / "ttt.npz")
     back = GameDataset.load(path)
     assert back.game == "tictactoe" and back.info["teacher"] == "minimax"
     for key in ("obs", "mask", "action", "probs", "outcome", "game_index"):

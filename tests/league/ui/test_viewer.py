@@ -140,17 +140,21 @@ def test_a_league_lists_its_members_and_seats_any_two(tmp_path, checkpoints, cap
     league = League(folder, "tictactoe", MatchmakingConfig(), Payoff())
     shutil.copytree(checkpoints / "tictactoe", folder / "players" / "main_agent_0.1")
     shutil.copytree(checkpoints / "tictactoe", folder / "learners" / "main_agent_0")
-    league.add(Player("main_agent_0", "main_agent", checkpoint="learners/main_agent_0", rating=1100))
-    league.add(Player("main_agent_0.1", "snapshot", "main_agent_0", "players/main_agent_0.1",
-                      rating=1050))
-    league.add(Player("random", "fixed", checkpoint="random", rating=900))
-    league.save()
+    league.add(Player("main_agent_0", "main_agent", checkpoint="learners/main_agent_0"))
+    league.add(Player("main_agent_0.1", "snapshot", "main_agent_0", "players/main_agent_0.1"))
+    league.add(Player("random", "fixed", checkpoint="random"))
+    for _ in range(6):
+        league.report("main_agent_0", "main_agent_0.1", 0, "win")
+        league.report("main_agent_0.1", "random", 0, "win")
+    league.save()  # ratings fitted to these results
+    rating = {p.id: f"{p.rating:.0f}" for p in League.load(folder).players.values()}
     assert [m[0] for m in members(folder)] == ["main_agent_0", "main_agent_0.1", "random"]
     assert main([str(folder), "--list"]) == 0
     assert "main_agent_0.1" in capsys.readouterr().out
     scene = make_scene(str(folder))  # the main agent against the best-rated other member
-    assert [s.label() for s in scene.seats] == ["main_agent_0 (main_agent, 1100)",
-                                                "main_agent_0.1 (snapshot, 1050)"]
+    assert [s.label() for s in scene.seats] == [
+        f"main_agent_0 (main_agent, {rating['main_agent_0']})",
+        f"main_agent_0.1 (snapshot, {rating['main_agent_0.1']})"]
     scene = make_scene(str(folder / "main_agent_0.1"), "random")  # any two, by id
     assert [s.role for s in scene.seats] == ["snapshot", "fixed"]
     while not scene.over:
