@@ -161,7 +161,7 @@ def read_meta(path: Path | str) -> dict[str, Any]:
     path = resolve_checkpoint(path)
     try:
         meta = json.loads((path / "meta.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
         raise CheckpointError(f"corrupt {path / 'meta.json'}: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path / 'meta.json'} is not a ludus checkpoint")
@@ -236,11 +236,19 @@ def load_train_state(path: Path | str) -> dict[str, Any]:
     """The resume state saved beside a checkpoint's weights."""
     path = resolve_checkpoint(path)
     tensors = _load_tensors(path / "train_state.safetensors")
+    file = path / "train_state.json"
     try:
-        tree = json.loads((path / "train_state.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"corrupt or missing {path / 'train_state.json'}: {exc}") from None
-    return unflatten_state(tree, tensors)
+        tree = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"corrupt or missing {file}: {exc}") from None
+    try:
+        state = unflatten_state(tree, tensors)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{file} names tensors {path.name} does not hold: "
+                              f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} must hold a mapping, not {type(state).__name__}")
+    return state
 
 
 def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
@@ -256,7 +264,8 @@ def load_policy(path: Path | str, device: torch.device | str = "cpu") -> Any:
         obs_space = space_from_json(meta["obs_space"])
         action_space = space_from_json(meta["action_space"])
         net = build_net(spec, obs_space, action_space, meta["net_kind"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path / 'meta.json'} is incomplete or invalid: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path / 'meta.json'} is incomplete or invalid: "
+                              f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
     load_weights(net, path)
     return Policy(net.requires_grad_(False).eval().to(device), obs_space, action_space, device)

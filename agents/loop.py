@@ -139,6 +139,11 @@ def final_observation(next_obs: Any, info: dict[str, Any], ended: np.ndarray) ->
     return out
 
 
+def run_name(run: RunConfig) -> str:
+    """'<algo> run on <env id>', for messages."""
+    return f"{run.algo} run on {run.env_id}"
+
+
 def default_run_name(run: RunConfig) -> str:
     """env__algo__seed__unixtime with path-unsafe characters replaced."""
     env = re.sub(r"[^A-Za-z0-9_.-]", "_", run.env_id)
@@ -157,28 +162,28 @@ class Trainer:
         snapshot the learner); `on_eval` adds metrics of the evaluated policy (such as its
         exploitability)."""
         run.validate()
-        self.run, self.make_env = run, make_env
+        self.run, self.cfg, self.make_env = run, cfg, make_env
         self.make_eval_env = make_eval_env or make_env
         self.on_update, self.on_eval = on_update, on_eval
         self.run_path = Path(run.run_dir) / (run.run_name or default_run_name(run))
         run.run_name = self.run_path.name
-        self.lock = WriterLock(self.run_path)  # before anything in the folder changes
-        try:
-            self.cfg = cfg if resume_from is not None else own_teacher(cfg, self.run_path)
-            self._build(resume_from)
-        except BaseException:
-            self.lock.release()
-            raise
-
-    def _build(self, resume_from: Path | None) -> None:
-        run, cfg = self.run, self.cfg
         torch.set_num_threads(run.torch_threads)
         # Adam's second moments decay into the float32 denormal range, where x86 arithmetic
         # is 10-100x slower; flushing them to zero changes nothing a net can notice.
         torch.set_flush_denormal(True)
         self.device = resolve_device(run.device)
-        self.env = self.make_env(cfg.num_envs, run.seed, vectorization=run.vectorization)
-        self.agent = make_agent(run.algo, cfg, self.env.single_observation_space,
+        self.env = make_env(cfg.num_envs, run.seed, vectorization=run.vectorization)
+        try:
+            self._build(resume_from)
+        except BaseException:
+            self.env.close()
+            raise
+
+    def _build(self, resume_from: Path | None) -> None:
+        """The agent (restored when resuming: read only, so a bad checkpoint changes nothing),
+        then the run folder's lock, then what is written there."""
+        run = self.run
+        self.agent = make_agent(run.algo, self.cfg, self.env.single_observation_space,
                                 self.env.single_action_space, run.seed, self.device)
         self.rng = np.random.default_rng(run.seed)
         self.train_seconds = 0.0
@@ -189,23 +194,41 @@ class Trainer:
         wandb_id = None
         if resume_from is not None:
             wandb_id = self._restore(resume_from)
-        self.tracker = Tracker(
-            self.run_path, run.run_name, {"run": dataclasses.asdict(run),
-                                          "algo": dataclasses.asdict(cfg)},
-            console=run.console, total=None if run.total_timesteps is None and run.minutes
-            else int(run.budget_steps), wandb=run.wandb if run.track else None,
-            wandb_run_id=wandb_id, tensorboard=run.tensorboard,
-            resume_step=None if resume_from is None else self.global_step)
+        self.lock = WriterLock(self.run_path)
+        try:
+            if resume_from is None:
+                self.cfg = own_teacher(self.cfg, self.run_path)
+            self.tracker = Tracker(
+                self.run_path, run.run_name, {"run": dataclasses.asdict(run),
+                                              "algo": dataclasses.asdict(self.cfg)},
+                console=run.console, total=None if run.total_timesteps is None and run.minutes
+                else int(run.budget_steps), wandb=run.wandb if run.track else None,
+                wandb_run_id=wandb_id, tensorboard=run.tensorboard,
+                resume_step=None if resume_from is None else self.global_step)
+        except BaseException:
+            self.lock.release()
+            raise
 
     def _restore(self, path: Path) -> str | None:
+        """Weights, optimizer, RNG and loop counters from a checkpoint; anything in its files
+        that does not fit is one CheckpointError naming it."""
         load_weights(self.agent.net, path)
         state = load_train_state(path)
-        self.agent.load_train_state(state["agent"])
-        loop = state["loop"]
-        self.rng.bit_generator.state = loop["rng"]
-        self.train_seconds, self.next_eval = loop["train_seconds"], loop["next_eval"]
-        self.next_checkpoint, self.best_eval = loop["next_checkpoint"], loop["best_eval"]
-        return loop.get("wandb_run_id")
+        try:
+            self.agent.load_train_state(state["agent"])
+            loop = state["loop"]
+            self.rng.bit_generator.state = loop["rng"]
+            self.train_seconds, self.next_eval = float(loop["train_seconds"]), int(loop["next_eval"])
+            self.next_checkpoint = int(loop["next_checkpoint"])
+            self.best_eval = float(loop["best_eval"])
+            wandb_id = loop.get("wandb_run_id")
+            if wandb_id is not None and not isinstance(wandb_id, str):
+                raise TypeError(f"wandb_run_id {wandb_id!r} is not a string")
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"{Path(path) / 'train_state.json'} does not fit this "
+                                  f"{run_name(self.run)}: {type(exc).__name__}: {exc}"
+                                  .splitlines()[0][:300]) from None
+        return wandb_id
 
     @property
     def global_step(self) -> int:
@@ -402,12 +425,19 @@ def load_run(path: Path | str, overrides: dict[str, Any] | None = None
     meta = read_meta(path)
     ckpt = resolve_checkpoint(path)
     folder = ckpt.parent.parent
-    run_data = {**meta["run"], **(overrides or {})}
-    run_data["run_dir"] = str(folder.parent)
-    run_data["run_name"] = folder.name
-    run, _ = split_config(run_data, f"{ckpt}/meta.json")
-    _, cfg_cls = algo_entry(meta["algo"])
-    cfg = from_dict(cfg_cls, meta["config"], f"{ckpt}/meta.json")
+    where = f"{ckpt}/meta.json"
+    try:
+        run_data = {**meta["run"], **(overrides or {})}
+        run_data["run_dir"] = str(folder.parent)
+        run_data["run_name"] = folder.name
+        run, _ = split_config(run_data, where)
+        _, cfg_cls = algo_entry(meta["algo"])
+        cfg = from_dict(cfg_cls, meta["config"], where)
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{where} is incomplete or invalid: {type(exc).__name__}: "
+                              f"{exc}") from None
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     if getattr(cfg, "encoder_init", None) is not None:
         cfg = dataclasses.replace(cfg, encoder_init=None)
     if getattr(cfg, "teacher", None) is not None:

@@ -1,22 +1,129 @@
-"""What people see of a league: the payoff matrix as a heatmap image and a table, and a
-console summary of the players."""
+"""What people see of a league: the payoff matrix as a labelled heatmap and a table, the
+ratings over time, and a console summary of the players. The pictures are written beside
+league.json (payoff.png, ratings.png) and sent to wandb when tracking."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ludus.agents.files import atomic_path
 from ludus.league.coordinator import League
+from ludus.league.matchmaking import ROLES
+
+CELL_TEXT_MAX = 24  # above this many players the cells are too small for numbers
 
 
-def heatmap(matrix: np.ndarray, cell: int = 12) -> np.ndarray:
-    """An (H, W, 3) uint8 image of win rates in [0, 1]: red where the row player loses, white
-    at 0.5, blue where it wins; `cell` pixels per entry."""
-    x = np.clip(np.asarray(matrix, dtype=np.float64), 0.0, 1.0)[..., None]
-    red, white, blue = np.array([214, 39, 40]), np.array([255, 255, 255]), np.array([31, 119, 180])
-    rgb = np.where(x < 0.5, red + (white - red) * (x / 0.5), white + (blue - white) * ((x - 0.5) / 0.5))
-    return np.kron(rgb, np.ones((cell, cell, 1))).astype(np.uint8)
+def payoff_order(league: League) -> list[str]:
+    """Player ids grouped by role (ROLES' order), best rated first within a role."""
+    return [p.id for p in sorted(league.players.values(),
+                                 key=lambda p: (ROLES.index(p.role), -p.rating, p.id))]
+
+
+def payoff_figure(league: League) -> Any:
+    """A matplotlib Figure of the win rate of each row player against each column player,
+    players on both axes grouped by role and sorted by rating, a colour bar, unplayed pairs
+    grey, and the win rates written in the cells while they fit."""
+    from matplotlib.figure import Figure
+
+    ids = payoff_order(league)
+    index = [league.payoff.index[i] for i in ids]
+    rates = league.payoff.matrix()[np.ix_(index, index)] if ids else np.zeros((0, 0))
+    games = league.payoff.counts[..., 3][np.ix_(index, index)] if ids else np.zeros((0, 0))
+    n = len(ids)
+    size = min(4 + 0.28 * n, 30)
+    fig = Figure(figsize=(size + 1.5, size), layout="constrained")
+    ax = fig.add_subplot()
+    masked = np.ma.masked_where(games == 0, rates)
+    cmap = _colormap().with_extremes(bad="#d9d9d9")
+    image = ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="win rate of the row player (draws half)")
+    font = max(4.0, min(9.0, 200.0 / max(n, 1)))
+    ax.set_xticks(range(n), ids, rotation=90, fontsize=font)
+    ax.set_yticks(range(n), ids, fontsize=font)
+    ax.set_xlabel("opponent")
+    ax.set_ylabel("player")
+    roles = [league.players[i].role for i in ids]
+    for k in range(1, n):  # lines between role groups
+        if roles[k] != roles[k - 1]:
+            ax.axhline(k - 0.5, color="black", linewidth=0.8)
+            ax.axvline(k - 0.5, color="black", linewidth=0.8)
+    if n <= CELL_TEXT_MAX:
+        for r in range(n):
+            for c in range(n):
+                if games[r, c] > 0:
+                    ax.text(c, r, f"{rates[r, c]:.2f}", ha="center", va="center",
+                            fontsize=font * 0.8)
+    ax.set_title(f"payoff of {league.folder.name}: {n} players, interval {league.interval}")
+    return fig
+
+
+def _colormap() -> Any:
+    """Red where the row player loses, white at 0.5, blue where it wins."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("payoff", ["#d62728", "#ffffff", "#1f77b4"])
+
+
+def rating_history(metrics: Path) -> list[tuple[int, dict[str, tuple[float, float]]]]:
+    """(step, {player: (rating, sd)}) of each interval logged in a league's metrics.jsonl."""
+    history = []
+    if not metrics.exists():
+        return history
+    for line in metrics.read_text(errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        ratings = {k.removeprefix("rating/"): (v, row.get(f"rating_sd/{k[7:]}") or 0.0)
+                   for k, v in row.items() if k.startswith("rating/") and v is not None}
+        if ratings:
+            history.append((int(row["step"]), ratings))
+    return history
+
+
+def ratings_figure(league: League, history: list[tuple[int, dict[str, tuple[float, float]]]]
+                   ) -> Any:
+    """A matplotlib Figure of the learners' and fixed members' ratings over the league's
+    steps, each with a band of one standard deviation; snapshots as points where they
+    were taken."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.add_subplot()
+    shown = [p.id for p in league.players.values() if p.role != "snapshot"]
+    for pid in shown:
+        points = [(step, *r[pid]) for step, r in history if pid in r]
+        if not points:
+            continue
+        steps, rating, sd = (np.array(c, dtype=np.float64) for c in zip(*points, strict=True))
+        (line,) = ax.plot(steps, rating, label=pid, marker="." if len(steps) < 30 else None)
+        ax.fill_between(steps, rating - sd, rating + sd, color=line.get_color(), alpha=0.15)
+    snaps = [p for p in league.players.values() if p.role == "snapshot"]
+    if snaps:
+        ax.scatter([p.steps for p in snaps], [p.rating for p in snaps], s=10, color="grey",
+                   label="snapshots (now)", zorder=3)
+    ax.set_xlabel("league steps")
+    ax.set_ylabel("rating (Bradley-Terry, Elo scale)")
+    ax.set_title(f"ratings of {league.folder.name}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def write_pictures(league: League) -> dict[str, Path]:
+    """payoff.png and ratings.png beside league.json, written atomically."""
+    out = {}
+    history = rating_history(league.folder / "metrics.jsonl")
+    for name, fig in (("payoff", payoff_figure(league)), ("ratings", ratings_figure(league, history))):
+        path = league.folder / f"{name}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+        out[name] = path
+    return out
 
 
 def payoff_rows(league: League) -> tuple[list[str], list[list[Any]]]:
@@ -28,7 +135,8 @@ def payoff_rows(league: League) -> tuple[list[str], list[list[Any]]]:
 
 def summary_table(league: League, evaluation: dict[str, float]) -> Any:
     """A rich table: learners and the best-rated frozen players (ids name their roles), with
-    steps, ratings, snapshots taken, and the learners' evaluation results."""
+    steps, ratings and their deviations, snapshots taken, and the learners' evaluation
+    results."""
     from rich.table import Table
 
     table = Table(title=f"league {league.folder.name}: {len(league.players)} players, "
@@ -45,8 +153,8 @@ def summary_table(league: League, evaluation: dict[str, float]) -> Any:
     for p in league.learners() + frozen[:5]:
         cells = [f"{evaluation[f'eval/{p.id}/{e}']:.3f}" if f"eval/{p.id}/{e}" in evaluation
                  else "" for e in evals]
-        table.add_row(p.id, _compact(p.steps), f"{p.rating:.0f}", str(p.num_snapshots),
-                      *cells)
+        table.add_row(p.id, _compact(p.steps), f"{p.rating:.0f}±{p.rating_sd:.0f}",
+                      str(p.num_snapshots), *cells)
     return table
 
 

@@ -36,7 +36,7 @@ from ludus.league.config import (
     learner_configs,
 )
 from ludus.league.coordinator import League, LeagueError, learner_ids
-from ludus.league.dashboard import heatmap, payoff_rows, summary_table
+from ludus.league.dashboard import payoff_rows, summary_table, write_pictures
 from ludus.league.matchmaking import Player, pfsp_weights
 from ludus.league.payoff import Payoff
 from ludus.league.recorder import game_frames
@@ -125,8 +125,7 @@ class LeagueRunner:
         self.cfg = cfg
         if resume is not None:
             self.folder = Path(resume)
-            if not (self.folder / "league.json").is_file():
-                raise LeagueError(f"{self.folder} is not a league folder (no league.json)")
+            League.load(self.folder)  # a bad league.json fails before anything is written
         else:
             cfg.validate()
             name = cfg.name or f"{cfg.env_id.replace(':', '_')}__league__{cfg.seed}__{int(time.time())}"
@@ -340,24 +339,30 @@ class LeagueRunner:
             trainer.metrics = {}
             trainer.tracker.log(own, self.league.players[learner].steps)
             metrics.update({f"{learner}/{k}": v for k, v in own.items()})
-        metrics.update({f"rating/{p.id}": p.rating for p in self.league.players.values()})
+        self.league.fit_ratings()
+        for p in self.league.players.values():
+            metrics[f"rating/{p.id}"], metrics[f"rating_sd/{p.id}"] = p.rating, p.rating_sd
         main = self.league.learners("main_agent")[0].id
         frozen = self.league.matchmaker.frozen()
         rates = self.league.payoff.win_rate(main, frozen)
         metrics["league/pfsp_entropy"] = float(_entropy(rates, self.cfg.matchmaking.main_weighting))
         self.tracker.log(metrics, step)
-        self.tracker.log_media(lambda wandb: self._media(wandb, main, frozen, rates), step)
+        pictures = write_pictures(self.league)  # beside league.json, for people without wandb
+        self.tracker.log_media(lambda wandb: self._media(wandb, main, frozen, rates, pictures),
+                               step)
         self._save()
         self.tracker.show(summary_table(self.league, evaluation))
         return time.perf_counter()
 
-    def _media(self, wandb: Any, main: str, frozen: list[str], rates: np.ndarray) -> dict[str, Any]:
+    def _media(self, wandb: Any, main: str, frozen: list[str], rates: np.ndarray,
+               pictures: dict[str, Path]) -> dict[str, Any]:
         columns, rows = payoff_rows(self.league)
         probs = pfsp_weights(rates, self.cfg.matchmaking.main_weighting)
         pfsp = wandb.Table(columns=["opponent", "probability"],
                            data=[[f, float(p)] for f, p in zip(frozen, probs, strict=True)])
         media = {"league/payoff": wandb.Table(columns=columns, data=rows),
-                 "league/payoff_heatmap": wandb.Image(heatmap(self.league.payoff.matrix())),
+                 "league/payoff_heatmap": wandb.Image(str(pictures["payoff"])),
+                 "league/ratings": wandb.Image(str(pictures["ratings"])),
                  "league/pfsp": wandb.plot.bar(pfsp, "opponent", "probability",
                                                title=f"PFSP of {main}")}
         video = self._game_video(main)
