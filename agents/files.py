@@ -208,6 +208,8 @@ class WriterLock:
     def release(self) -> None:
         """Let the next writer in (idempotent)."""
         if self.lock.is_locked:
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / ".lock.json").unlink()
             self.lock.release()
 
     def __enter__(self) -> WriterLock:

@@ -109,14 +109,19 @@ class RunConfig:
 
 def split_config(data: dict[str, Any], where: str = "config") -> tuple[RunConfig, Any]:
     """(RunConfig, algorithm config) from one flat dict of run and algorithm keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping of option names to values")
     run_keys = {f.name for f in dataclasses.fields(RunConfig)}
     algo = data.get("algo", RunConfig.algo)
-    _, cfg_cls = algo_entry(algo)
+    try:
+        _, cfg_cls = algo_entry(algo)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
     algo_keys = {f.name for f in dataclasses.fields(cfg_cls)}
     for key in data:
         if key not in run_keys and key not in algo_keys:
             raise ValueError(f"unknown key {key!r} in {where} for algo {algo!r}"
-                             f"{closest(key, run_keys | algo_keys)}")
+                             f"{closest(str(key), run_keys | algo_keys)}")
     run = from_dict(RunConfig, {k: v for k, v in data.items() if k in run_keys}, where)
     cfg = from_dict(cfg_cls, {k: v for k, v in data.items() if k in algo_keys}, where)
     return run, cfg
@@ -437,7 +442,8 @@ def load_run(path: Path | str, overrides: dict[str, Any] | None = None
         raise CheckpointError(f"{where} is incomplete or invalid: {type(exc).__name__}: "
                               f"{exc}") from None
     except ValueError as exc:
-        raise CheckpointError(str(exc)) from None
+        message = str(exc)
+        raise CheckpointError(message if where in message else f"{where}: {message}") from None
     if getattr(cfg, "encoder_init", None) is not None:
         cfg = dataclasses.replace(cfg, encoder_init=None)
     if getattr(cfg, "teacher", None) is not None:

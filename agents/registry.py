@@ -34,8 +34,9 @@ def closest(name: str, options: typing.Iterable[str]) -> str:
 
 def algo_entry(algo: str) -> tuple[type, type]:
     """(agent class, config class) of an algorithm name."""
-    if algo not in ALGOS:
-        raise ValueError(f"unknown algo {algo!r}{closest(algo, ALGOS)}; choose from {sorted(ALGOS)}")
+    if not isinstance(algo, str) or algo not in ALGOS:
+        raise ValueError(f"unknown algo {algo!r}{closest(str(algo), ALGOS)}; choose from "
+                         f"{sorted(ALGOS)}")
     return ALGOS[algo]
 
 

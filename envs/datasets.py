@@ -136,8 +136,10 @@ class GameDataset:
 
     @classmethod
     def load(cls, path: Path | str) -> GameDataset:
-        """Read a dataset written by to_bytes(); a missing or foreign file names itself."""
+        """Read a dataset written by to_bytes(); a missing, foreign or inconsistent file is
+        one error naming it (arrays are read without pickle)."""
         import json
+        import zipfile
 
         path = Path(path)
         if not path.is_file():
@@ -147,8 +149,13 @@ class GameDataset:
                 meta = json.loads(str(z["meta"]))
                 arrays = {k: z[k] for k in ("obs", "mask", "action", "probs", "outcome",
                                             "game_index")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a ludus game dataset: {exc}") from None
+            if not isinstance(meta, dict) or not isinstance(meta.get("game"), str):
+                raise ValueError("its meta names no game")
+            check_dataset(arrays)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a ludus game dataset: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                             ) from None
         return cls(meta.pop("game"), **arrays, info=meta)
 
     def split(self, val: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +164,23 @@ class GameDataset:
         held = np.random.default_rng(seed).permutation(games)[: max(1, int(round(val * len(games))))]
         out = np.isin(self.game_index, held)
         return np.flatnonzero(~out), np.flatnonzero(out)
+
+
+def check_dataset(arrays: dict[str, np.ndarray]) -> None:
+    """Raise ValueError unless a dataset's arrays agree: S positions, A actions, numbers."""
+    count = len(arrays["action"]) if arrays["action"].ndim == 1 else -1
+    for key, ndim in (("action", 1), ("outcome", 1), ("game_index", 1), ("mask", 2), ("probs", 2)):
+        a = arrays[key]
+        if a.ndim != ndim or len(a) != count or a.dtype.kind not in "biuf":
+            raise ValueError(f"array {key!r} has shape {a.shape} and dtype {a.dtype}")
+    obs, mask, probs = arrays["obs"], arrays["mask"], arrays["probs"]
+    if obs.ndim < 2 or len(obs) != count or obs.dtype.kind not in "biuf":
+        raise ValueError(f"array 'obs' has shape {obs.shape} and dtype {obs.dtype}")
+    if mask.shape != probs.shape or not np.isfinite(probs).all():
+        raise ValueError(f"'mask' {mask.shape} and 'probs' {probs.shape} do not match")
+    actions = arrays["action"]
+    if count and (actions.min() < 0 or actions.max() >= mask.shape[1]):
+        raise ValueError(f"actions outside 0..{mask.shape[1] - 1}")
 
 
 def mirrored(data: GameDataset) -> GameDataset:

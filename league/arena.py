@@ -26,13 +26,14 @@ def checkpoint_of(spec: str) -> str:
 
     path = Path(spec)
     if (path / "league.json").exists():
-        mains = League.load(path).learners("main_agent")
+        league = League.load(path)
+        mains = league.learners("main_agent")
         if not mains:
             raise LeagueError(f"league {path} has no main agent to play")
-        return str(path / (mains[0].average or mains[0].checkpoint))
+        return league.policy_path(mains[0])
     if not path.exists() and (path.parent / "league.json").exists():
-        player = League.load(path.parent).member(path.name)
-        return player.checkpoint if is_bot(player.checkpoint) else str(path.parent / player.checkpoint)
+        league = League.load(path.parent)
+        return league.checkpoint_path(league.member(path.name))
     return spec
 
 

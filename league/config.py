@@ -122,7 +122,8 @@ def fixed_id(spec: str, taken: Any) -> str:
     """A member id for a fixed player given by a bot name or checkpoint path: the spec with
     anything but letters, digits, '_', '.' and '-' replaced (alphabeta:2 -> alphabeta_2),
     numbered if taken."""
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).replace("..", "_").strip("._") or "fixed"
+    base = re.sub(r"(?:[^A-Za-z0-9_.-]|\.\.)+", "_", spec)
+    base = re.sub(r"_+", "_", base).strip("._") or "fixed"
     pid, k = base, 1
     while pid in taken:
         pid, k = f"{base}_{k}", k + 1

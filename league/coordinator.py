@@ -84,6 +84,14 @@ class League:
         return str(inside(self.folder, player.checkpoint,
                           f"{self.folder / 'league.json'}: {player.id}.checkpoint"))
 
+    def policy_path(self, player: Player) -> str:
+        """What plays for a member: its average policy where the league keeps one, else its
+        checkpoint (inside the league folder either way)."""
+        if player.average is not None:
+            return str(inside(self.folder, player.average,
+                              f"{self.folder / 'league.json'}: {player.id}.average"))
+        return self.checkpoint_path(player)
+
     def learners(self, role: str | None = None) -> list[Player]:
         """Learners (of one role), in the order they were added."""
         return [p for p in self.players.values() if p.learner and role in (None, p.role)]
@@ -122,12 +130,12 @@ class League:
                 raise LeagueError(f"{where}: player {p.id!r} has unknown role {p.role!r}")
             if p.parent is not None:
                 check_id(p.parent, f"{where}: {p.id}.parent")
+            if p.checkpoint is None and not p.learner:
+                raise LeagueError(f"{where}: frozen player {p.id!r} has no checkpoint")
+            if p.checkpoint is not None or p.average is not None:
+                self.policy_path(p)
             if p.checkpoint is not None:
                 self.checkpoint_path(p)
-            elif not p.learner:
-                raise LeagueError(f"{where}: frozen player {p.id!r} has no checkpoint")
-            if p.average is not None:
-                inside(self.folder, p.average, f"{where}: {p.id}.average")
 
     # --- persistence -----------------------------------------------------------------------
     @property

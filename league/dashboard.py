@@ -34,14 +34,15 @@ def payoff_figure(league: League) -> Any:
     rates = league.payoff.matrix()[np.ix_(index, index)] if ids else np.zeros((0, 0))
     games = league.payoff.counts[..., 3][np.ix_(index, index)] if ids else np.zeros((0, 0))
     n = len(ids)
-    size = min(4 + 0.28 * n, 30)
-    fig = Figure(figsize=(size + 1.5, size), layout="constrained")
+    font = max(4.0, min(9.0, 200.0 / max(n, 1)))
+    cells = min(max(3.0, 0.3 * n), 30.0)  # inches for the matrix itself
+    labels = max((len(i) for i in ids), default=4) * font / 72 * 0.65  # inches of tick text
+    fig = Figure(figsize=(cells + labels + 2.5, cells + labels + 1.2), layout="constrained")
     ax = fig.add_subplot()
     masked = np.ma.masked_where(games == 0, rates)
     cmap = _colormap().with_extremes(bad="#d9d9d9")
     image = ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8, label="win rate of the row player (draws half)")
-    font = max(4.0, min(9.0, 200.0 / max(n, 1)))
     ax.set_xticks(range(n), ids, rotation=90, fontsize=font)
     ax.set_yticks(range(n), ids, fontsize=font)
     ax.set_xlabel("opponent")

@@ -85,12 +85,15 @@ class Payoff:
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> Payoff:
-        """Inverse of state_dict."""
-        payoff = cls(data["decay"], data["min_games"])
+        """Inverse of state_dict; counts that are not finite, non-negative numbers of the
+        right shape are a ValueError."""
+        payoff = cls(float(data["decay"]), float(data["min_games"]))
         for player in data["ids"]:
             payoff.add(player)
         counts = np.asarray(data["counts"], dtype=np.float64).reshape(len(payoff.ids),
                                                                       len(payoff.ids), 4)
+        if not np.isfinite(counts).all() or (counts < 0).any():
+            raise ValueError("payoff counts must be finite and non-negative")
         payoff.counts = counts
         payoff._cache.clear()
         return payoff

@@ -36,11 +36,14 @@ def test_generative_tasks_draw_their_pictures(tmp_path, task, picture):
 def test_bc_task_clones_a_recorded_dataset(tmp_path):
     from ludus.league.recorder import record, save_dataset
 
-    save_dataset(record("tictactoe", "minimax", "random", 10, seed=1), tmp_path / "ttt.npz")
+    save_dataset(record("tictactoe", "minimax", "random", 80, seed=1), tmp_path / "ttt.npz")
     assert run(tmp_path, "--task", "bc", "--env-id", "tictactoe", "--dataset",
-               str(tmp_path / "ttt.npz"), "--epochs", "3") == 0
+               str(tmp_path / "ttt.npz"), "--epochs", "10") == 0
     summary = json.loads(next(tmp_path.glob("bc__*/summary.json")).read_text())
-    assert summary["positions"] > 0 and 0 <= summary["agreement"] <= 1
+    assert summary["positions"] > 800  # 80 games and their mirror images
+    # the clone plays the teacher's moves on held-out games, and beats random far more
+    # often than random play does (about 0.44 over both seats)
+    assert summary["agreement"] >= 0.65 and summary["wins_vs_random"] >= 0.7, summary
     assert next(tmp_path.glob("bc__*/checkpoint/model.safetensors"))
 
 

@@ -1,5 +1,5 @@
 """scripts/bench_games.py, selfplay_targets.py and bench_league.py run end to end (the
-figures come from full runs, not from tests)."""
+figures come from full runs, not from tests), and the league's memory stays flat."""
 
 from ludus.scripts.bench_games import GameBench, main
 
@@ -23,9 +23,43 @@ def test_selfplay_target_measurements():
     assert abs(measure("spiel:kuhn_poker", RandomBot(), (0, 0, 0))["nash_conv"] - 0.9167) < 1e-3
 
 
-def test_bench_league_smoke():
+TINY = """algo: ppo
+num_envs: 16
+num_steps: 16
+minibatch_size: 128
+update_epochs: 2
+net: {encoder: mlp, hidden: [64, 64], activation: relu}
+"""
+
+
+def test_league_memory_stays_flat_as_the_league_grows(tmp_path):
+    """What the README promises: the nets a league process holds (learners aside) are
+    bounded by the snapshot cache plus the opponents seated in unfinished games, whatever
+    the league's size; without the bound (a cache as large as the league) they grow."""
     from ludus.scripts.bench_league import run_one
 
-    result = run_one("tictactoe", 5, 3000, cache=2)
-    assert result["players"] == 3 + 1 + 5  # 3 learners, the initial copy, 5 extra copies
-    assert result["disk_loads"] >= 3 and result["peak_mib"] >= result["rss_before_mib"]
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    cache, menu, learners = 2, 4, 3
+
+    def held(size, capacity):
+        return run_one("tictactoe", size, 6000, capacity, menu, str(config))
+    small, large, unbounded = held(4, cache), held(30, cache), held(30, 30)
+    assert large["players"] == 30 + learners + 1 and large["players_played"] >= 20
+    assert large["disk_loads"] > cache and large["cached"] <= cache  # evicted and reloaded
+    net = policy_net_of(config)  # one opponent's net
+    one = sum(p.numel() * p.element_size() for p in net.parameters()) / 2**20
+    bound = (cache + learners * menu) * one
+    assert small["nets_mib"] <= bound and large["nets_mib"] <= bound, (small, large, bound)
+    assert unbounded["nets_mib"] > large["nets_mib"] + 5 * one  # the measure sees growth
+
+
+def policy_net_of(config):
+    from ludus import envs
+    from ludus.agents import split_config
+    from ludus.agents.registry import load_config_file, make_agent
+    from ludus.league.bots import RandomBot
+
+    run, cfg = split_config(load_config_file(str(config)))
+    env = envs.make("tictactoe", 1, opponent=RandomBot())
+    return make_agent(run.algo, cfg, env.single_observation_space, env.single_action_space).net

@@ -112,6 +112,9 @@ def autoencoder(data: Any, cfg: GenerativeConfig, tracker: Tracker) -> dict[str,
     with torch.no_grad():
         recon = model(torch.as_tensor(originals)).numpy()
     metrics["test/mse"] = reconstruction_mse(model, data.x_test)
+    # the baseline: every test image reconstructed as the mean training image
+    mean = data.x_train.mean(0, keepdims=True)
+    metrics["test/mean_image_mse"] = float(((data.x_test - mean) ** 2).mean())
     picture = image_grid(np.concatenate([originals, recon]), cols=10, scale=6)
     _save_png(tracker, "reconstructions", picture, cfg.epochs)
     return metrics

@@ -271,7 +271,7 @@ def test_a_league_starts_from_a_cloned_checkpoint_resets_to_it_and_pulls_toward_
                      config=str(config), epochs=3)
     with pytest.raises(ValueError, match="teacher_kl_coef needs --init"):
         LeagueRunner(tiny_config(tmp_path, teacher_kl_coef=0.1))
-    runner = LeagueRunner(tiny_config(tmp_path, init=str(tmp_path / "bc"), teacher_kl_coef=0.1,
+    runner = LeagueRunner(tiny_config(tmp_path, init=str(tmp_path / "bc"), teacher_kl_coef=1.0,
                                       league_exploiters=0))
     start = load_policy(tmp_path / "bc").net.state_dict()
     for learner in runner.trainers.values():  # every learner starts from the clone
@@ -283,10 +283,59 @@ def test_a_league_starts_from_a_cloned_checkpoint_resets_to_it_and_pulls_toward_
         assert torch.equal(value, start[key])  # the reset point is the clone
     assert read_meta(folder / "init")["env_id"] == "tictactoe"
     logged = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
-    kls = [x["main_agent_0/loss/teacher_kl"] for x in logged if "main_agent_0/loss/teacher_kl" in x]
-    assert kls and all(k >= 0 for k in kls)
-    # the main exploiter took a snapshot, so it was reset to init: the clone
+    assert any("main_agent_0/loss/teacher_kl" in x for x in logged)
+    # the pull: the main agent stays nearer the clone than one trained without the penalty
+    free = LeagueRunner(tiny_config(tmp_path, init=str(tmp_path / "bc"), league_exploiters=0,
+                                    name="free"))
+    free.train()
+    positions = record("tictactoe", "random", "random", 30, seed=5)
+    teacher = load_policy(tmp_path / "bc")
+    pulled, unpulled = (mean_kl(teacher, r.live["main_agent_0"], positions) for r in (runner, free))
+    assert pulled < 0.5 * unpulled, (pulled, unpulled)
+    # the main exploiter snapshots and resets: to exactly the clone, with a fresh optimizer
+    assert League.load(folder).players["main_exploiter_0"].num_snapshots >= 1
     exploiter = runner.trainers["main_exploiter_0"].agent
-    league = League.load(folder)
-    assert league.players["main_exploiter_0"].num_snapshots >= 1
     assert exploiter.teacher is not None
+    runner._snapshot("main_exploiter_0")
+    for key, value in exploiter.net.state_dict().items():
+        assert torch.equal(value, start[key]), key
+    assert not exploiter.optimizer.state_dict()["state"]
+
+
+def mean_kl(teacher, student, data):
+    """Mean KL(teacher || student) over recorded positions."""
+    obs = {"observation": data.obs, "action_mask": data.mask}
+    p, _ = teacher.action_probs(obs)
+    q, _ = student.action_probs(obs)
+    legal = data.mask.astype(bool)
+    terms = np.where(legal, p * (np.log(np.maximum(p, 1e-12)) - np.log(np.maximum(q, 1e-12))), 0)
+    return float(terms.sum(1).mean())
+
+
+def test_old_learner_states_go_only_after_league_json_is_on_disk(tmp_path, monkeypatch):
+    import shutil
+
+    runner = LeagueRunner(tiny_config(tmp_path, league_exploiters=0, main_exploiters=0))
+    events = []
+    real_fsync, real_rmtree = os.fsync, shutil.rmtree
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def rmtree(path, *args, **kwargs):
+        events.append(("rmtree", str(path)))
+        return real_rmtree(path, *args, **kwargs)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    runner._save()  # state_000001 replaces state_000000
+    runner.close()
+    removed = next(i for i, (kind, p) in enumerate(events)
+                   if kind == "rmtree" and p.endswith("state_000000"))
+    written = next(i for i, (kind, p) in enumerate(events)
+                   if kind == "fsync" and Path(p).name.startswith(".league.") and "partial" in p)
+    folder_synced = next(i for i, (kind, p) in enumerate(events)
+                         if i > written and kind == "fsync" and p == str(runner.folder.resolve()))
+    assert written < folder_synced < removed, events
+    league = League.load(runner.folder)
+    assert league.players["main_agent_0"].checkpoint.endswith("state_000001")
