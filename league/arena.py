@@ -113,7 +113,7 @@ class SeatedOpponents:
         keys = self.choose(len(rows))
         for i, key in zip(rows, keys, strict=True):
             self.seat_of[i] = key
-        for key in set(keys):
+        for key in dict.fromkeys(keys):  # first-seen order: loads (and their seeds) repeat
             if key not in self.seated:
                 self.seated[key] = Seated(self.player(key), self.num_envs)
             self.seated[key].start(rows)
@@ -125,7 +125,7 @@ class SeatedOpponents:
         """Each env's own opponent answers (sampling, not greedy)."""
         actions = np.zeros(len(rows), dtype=np.int64)
         keys = self.seat_of[rows]
-        for key in set(keys.tolist()):
+        for key in dict.fromkeys(keys.tolist()):
             sel = np.flatnonzero(keys == key)
             actions[sel] = self.seated[key].act_rows({k: v[sel] for k, v in obs.items()},
                                                      rows[sel])

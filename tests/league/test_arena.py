@@ -55,3 +55,25 @@ def test_match_openings_are_seeded():
     again = play_match("connect_four", make_bot("greedy"), make_bot("greedy"), 40,
                        opening_moves=4, seed=3)
     assert (varied.wins, varied.losses) == (again.wins, again.losses)  # seeded
+
+
+def test_opponents_load_in_first_seen_order():
+    """Loads (and the seeds they take) follow the draw, not string hashing, which changes
+    from one process to the next: the same league seed gives the same league."""
+    from ludus.league.arena import SeatedOpponents
+
+    keys = [f"player_{c}" for c in "qwertyuiopas"]
+
+    class Recording(SeatedOpponents):
+        loaded: list = []
+
+        def choose(self, count):
+            return (keys * 2)[:count]
+
+        def player(self, key):
+            self.loaded.append(key)
+            return RandomBot()
+
+    seats = Recording(len(keys) * 2)
+    seats.start(np.arange(len(keys) * 2))
+    assert seats.loaded == keys
