@@ -11,6 +11,7 @@ from typing import Any
 from ludus.agents import split_config
 from ludus.agents.registry import CONFIG_DIR, from_dict, load_config_file
 from ludus.agents.tracking import WandbConfig
+from ludus.league.bots import is_bot
 from ludus.league.coordinator import League, learner_ids
 from ludus.league.matchmaking import MatchmakingConfig
 from ludus.league.selfplay import SelfPlayConfig, split_selfplay
@@ -83,6 +84,10 @@ class LeagueConfig:
         """Raise ValueError with the offending setting."""
         self.matchmaking.validate()
         learner_ids(self.counts())
+        for bot in self.eval_bots or ():
+            if not is_bot(bot):  # league.json names them: no path may lead out of the folder
+                raise ValueError(f"eval_bots are bot names (random, greedy, alphabeta:D, "
+                                 f"minimax; a checkpoint can join with --fixed), got {bot!r}")
         if self.teacher_kl_coef and self.init is None:
             raise ValueError("teacher_kl_coef needs --init (the teacher is the starting checkpoint)")
         for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size"):

@@ -123,11 +123,11 @@ class LeagueRunner:
         stored settings, with cfg's budget). The folder is locked for as long as this
         runner lives (until train() returns, or close())."""
         self.cfg = cfg
+        cfg.validate()
         if resume is not None:
             self.folder = Path(resume)
             League.load(self.folder)  # a bad league.json fails before anything is written
         else:
-            cfg.validate()
             name = cfg.name or f"{cfg.env_id.replace(':', '_')}__league__{cfg.seed}__{int(time.time())}"
             self.folder = Path(cfg.league_dir) / check_id(name, "league name")
         self.lock = WriterLock(self.folder)  # before the log is cut or anything is written

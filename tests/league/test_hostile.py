@@ -123,6 +123,16 @@ def test_a_crafted_checkpoint_path_reads_nothing_outside(league_folder, tmp_path
     assert not (folder / ".lock.json").exists()  # refused before anything was written
 
 
+def test_evaluation_opponents_in_league_json_are_bots(league_folder, tmp_path):
+    outside = outside_checkpoint(tmp_path, league_folder)
+
+    def edit(data, folder):
+        data["extra"]["config"]["eval_bots"] = [str(outside)]
+    folder = crafted(league_folder, tmp_path, edit)
+    rc, err = script("league.py", "--resume", folder, "--total-timesteps", 5000)
+    one_line_error(rc, err, "eval_bots are bot names")
+
+
 def test_a_league_copies_outside_checkpoints_it_names(league_folder, tmp_path):
     """--fixed and --init checkpoints are copied in: league.json names only its own files."""
     outside = outside_checkpoint(tmp_path, league_folder)
