@@ -274,7 +274,9 @@ class LeagueRunner:
             fresh = make_agent(trainer.run.algo, self.algo_cfg, trainer.env.single_observation_space,
                                trainer.env.single_action_space, trainer.run.seed, trainer.device)
             load_weights(agent.net, self.folder / "init")  # same net object: seats stay valid
-            agent.load_train_state(fresh.train_state())
+            state = fresh.train_state()  # a fresh optimizer; the step counters go on, so the
+            state["global_step"], state["num_updates"] = agent.global_step, agent.num_updates
+            agent.load_train_state(state)  # learner's log (and a resume's cut) stays in order
 
     # --- the loop --------------------------------------------------------------------------
     def progress(self, start: float) -> float:
@@ -402,7 +404,8 @@ class LeagueRunner:
     def _exploitability(self, main: Player) -> dict[str, float]:
         """Exact NashConv of a main agent and of its average policy: its snapshots weighted
         by their order (linear averaging, as in CFR+: early, weak copies count least), which
-        is also distilled into `learners/<id>/average`, a checkpoint like any other."""
+        is also distilled into `learners/<id>/average_<interval>`, a checkpoint like any
+        other."""
         from ludus.agents.bc import fit_policy
         from ludus.league.exploitability import average_policy, nash_conv
 
@@ -415,7 +418,7 @@ class LeagueRunner:
         trainer = self.trainers[main.id]
         net = copy.deepcopy(trainer.agent.net)
         kl = fit_policy(net, obs, probs, mask, steps=1000, lr=3e-3)
-        relative = f"learners/{main.id}/average"
+        relative = f"learners/{main.id}/average_{self.league.interval:06d}"  # never replaced
         save_checkpoint(self.folder / relative, net, trainer.meta())
         main.average = relative
         return {f"eval/{main.id}/nash_conv": nash_conv(game, self.live[main.id]),
@@ -425,8 +428,9 @@ class LeagueRunner:
                 f"eval/{main.id}/average_fit_kl": kl}
 
     def _save(self) -> None:
-        """Learners' parameters and optimizers, then league.json (atomically); older learner
-        states are removed only after league.json points past them."""
+        """Learners' parameters and optimizers, then league.json (atomically and durably);
+        older learner states and average policies are removed only after league.json points
+        past them."""
         tracker = getattr(self, "tracker", None)  # none yet while the league is created
         self.league.extra["wandb_run_id"] = tracker.wandb_run_id if tracker else None
         self.league.extra["config"] = dataclasses.asdict(self.cfg)
@@ -435,9 +439,10 @@ class LeagueRunner:
             trainer.save_state(self.folder / relative)
             self.league.players[learner].checkpoint = relative
         self.league.save()
-        for learner, player in ((p.id, p) for p in self.league.learners()):
-            for old in (self.folder / "learners" / learner).glob("state_*"):
-                if f"learners/{learner}/{old.name}" != player.checkpoint:
+        for player in self.league.learners():
+            folder = self.folder / "learners" / player.id
+            for old in [*folder.glob("state_*"), *folder.glob("average_*")]:
+                if f"learners/{player.id}/{old.name}" not in (player.checkpoint, player.average):
                     shutil.rmtree(old, ignore_errors=True)
 
 

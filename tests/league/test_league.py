@@ -241,7 +241,9 @@ def test_poker_league_keeps_the_main_agents_average_policy_as_a_checkpoint(tmp_p
     runner = LeagueRunner(cfg)
     runner.train()
     main = League.load(runner.folder).players["main_agent_0"]
-    assert main.average == "learners/main_agent_0/average"
+    assert main.average.startswith("learners/main_agent_0/average_")
+    assert [p.name for p in (runner.folder / "learners" / "main_agent_0").glob("average_*")] \
+        == [Path(main.average).name]  # the older averages went once league.json moved on
     assert checkpoint_of(str(runner.folder)) == str(runner.folder / main.average)
     rows = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in rows if "eval/main_agent_0/average_nash_conv" in r][-1]
@@ -296,10 +298,13 @@ def test_a_league_starts_from_a_cloned_checkpoint_resets_to_it_and_pulls_toward_
     assert League.load(folder).players["main_exploiter_0"].num_snapshots >= 1
     exploiter = runner.trainers["main_exploiter_0"].agent
     assert exploiter.teacher is not None
+    steps = exploiter.global_step
     runner._snapshot("main_exploiter_0")
     for key, value in exploiter.net.state_dict().items():
         assert torch.equal(value, start[key]), key
     assert not exploiter.optimizer.state_dict()["state"]
+    # its step count goes on: the learner's metrics.jsonl (and a resume's cut) keep order
+    assert exploiter.global_step == steps == runner.league.players["main_exploiter_0"].steps
 
 
 def mean_kl(teacher, student, data):
