@@ -15,6 +15,7 @@ from ludus.league.coordinator import League
 from ludus.league.matchmaking import ROLES
 
 CELL_TEXT_MAX = 24  # above this many players the cells are too small for numbers
+LABELS_MAX = 60  # above this many, for player names
 
 
 def payoff_order(league: League) -> list[str]:
@@ -25,8 +26,9 @@ def payoff_order(league: League) -> list[str]:
 
 def payoff_figure(league: League) -> Any:
     """A matplotlib Figure of the win rate of each row player against each column player,
-    players on both axes grouped by role and sorted by rating, a colour bar, unplayed pairs
-    grey, and the win rates written in the cells while they fit."""
+    players on both axes grouped by role and sorted by rating (named while the names fit,
+    else their role groups), a colour bar, unplayed pairs grey, and the win rates written
+    in the cells while they fit."""
     from matplotlib.figure import Figure
 
     ids = payoff_order(league)
@@ -35,19 +37,29 @@ def payoff_figure(league: League) -> Any:
     games = league.payoff.counts[..., 3][np.ix_(index, index)] if ids else np.zeros((0, 0))
     n = len(ids)
     font = max(4.0, min(9.0, 200.0 / max(n, 1)))
-    cells = min(max(3.0, 0.3 * n), 30.0)  # inches for the matrix itself
-    labels = max((len(i) for i in ids), default=4) * font / 72 * 0.65  # inches of tick text
+    named = n <= LABELS_MAX  # beyond, ticks name the role groups
+    # inches for the matrix and the tick text: capped, since the canvas (and the memory of a
+    # league process drawing it) grows with their square
+    cells = min(max(3.0, 0.3 * n), 10.0)
+    longest = max((len(i) for i in ids), default=4) if named else max(len(r) for r in ROLES) + 6
+    labels = min(longest * font / 72 * 0.65, 3.0)
     fig = Figure(figsize=(cells + labels + 2.5, cells + labels + 1.2), layout="constrained")
     ax = fig.add_subplot()
     masked = np.ma.masked_where(games == 0, rates)
     cmap = _colormap().with_extremes(bad="#d9d9d9")
     image = ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8, label="win rate of the row player (draws half)")
-    ax.set_xticks(range(n), ids, rotation=90, fontsize=font)
-    ax.set_yticks(range(n), ids, fontsize=font)
+    roles = [league.players[i].role for i in ids]
+    if named:
+        ticks, names = list(range(n)), ids
+    else:
+        groups = [(r, [k for k in range(n) if roles[k] == r]) for r in dict.fromkeys(roles)]
+        ticks = [(g[0] + g[-1]) / 2 for _, g in groups]
+        names = [f"{r} ({len(g)})" for r, g in groups]
+    ax.set_xticks(ticks, names, rotation=90, fontsize=font)
+    ax.set_yticks(ticks, names, fontsize=font)
     ax.set_xlabel("opponent")
     ax.set_ylabel("player")
-    roles = [league.players[i].role for i in ids]
     for k in range(1, n):  # lines between role groups
         if roles[k] != roles[k - 1]:
             ax.axhline(k - 0.5, color="black", linewidth=0.8)

@@ -323,7 +323,7 @@ class LeagueRunner:
             self.close()
         return {"folder": str(self.folder), "total_steps": self.league.total_steps,
                 "players": len(self.league.players),
-                "main_agents": [self.league.checkpoint_path(p)
+                "main_agents": [str(self.folder / p.checkpoint)
                                 for p in self.league.learners("main_agent")],
                 "averages": [str(self.folder / p.average)
                              for p in self.league.learners("main_agent") if p.average]}
