@@ -46,17 +46,17 @@ def fsync_dir(path: Path | str) -> None:
 
 
 def make_dirs(path: Path | str) -> Path:
-    """mkdir -p, flushing each new directory's entry in its parent."""
+    """mkdir -p, flushing each new directory's entry in its parent; returns the path."""
     path = Path(path)
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
+    missing, up = [], path
+    while not up.exists():
+        missing.append(up)
+        up = up.parent
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
             folder.mkdir()
         fsync_dir(folder.parent)
-    return Path(missing[0]) if missing else path
+    return path
 
 
 def _fsync_file(path: Path) -> None:
