@@ -45,10 +45,15 @@ def payoff_figure(league: League) -> Any:
     labels = min(longest * font / 72 * 0.65, 3.0)
     fig = Figure(figsize=(cells + labels + 2.5, cells + labels + 1.2), layout="constrained")
     ax = fig.add_subplot()
-    masked = np.ma.masked_where(games == 0, rates)
-    cmap = _colormap().with_extremes(bad="#d9d9d9")
-    image = ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="win rate of the row player (draws half)")
+    # quads, not imshow: an image is resampled to the canvas in floats (50 MB at 200
+    # players, in the league's own process)
+    edges = np.arange(n + 1) - 0.5
+    mesh = ax.pcolormesh(edges, edges, np.ma.masked_where(games == 0, rates),
+                         cmap=_colormap().with_extremes(bad="#d9d9d9"), vmin=0.0, vmax=1.0)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)  # the first player on top
+    ax.set_aspect("equal")
+    fig.colorbar(mesh, ax=ax, shrink=0.8, label="win rate of the row player (draws half)")
     roles = [league.players[i].role for i in ids]
     if named:
         ticks, names = list(range(n)), ids
