@@ -18,6 +18,19 @@ def test_jsonl_always_written_and_non_finite_values_become_null(tmp_path):
     assert row["step"] == 10 and row["loss/value"] == 1.5 and row["charts/x"] is None
 
 
+def test_tensorboard_gets_the_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, cfg = tiny_run(tmp_path, "ppo", total_timesteps=512, log_every=128, tensorboard=True,
+                        num_envs=4, num_steps=32, minibatch_size=64)
+    Trainer(run, cfg, factory()).train()
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    assert {"perf/sps", "loss/policy", "eval/return_mean"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("perf/sps")] == sorted(
+        {e.step for e in events.Scalars("perf/sps")})
+
+
 def test_wandb_offline_run_is_created_and_resumed_with_same_id(tmp_path):
     run, cfg = tiny_run(tmp_path, "ppo", total_timesteps=512, track=True,
                         wandb=WandbConfig(project="ludus-test", tags=("unit",)))

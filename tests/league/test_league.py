@@ -72,6 +72,15 @@ def test_league_trains_snapshots_and_saves(tmp_path):
     main = load_player(str(runner.folder))  # a league folder names its main agent
     assert main.obs_shape == (3, 3, 2)
     assert {x["seat"] for x in lines} == {0, 1}
+    # fitted ratings with deviations, logged per interval and drawn beside league.json
+    league = League.load(runner.folder)
+    assert all(0 < p.rating_sd < 400 for p in league.players.values() if p.role != "snapshot")
+    logged = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
+    assert sum("rating_sd/main_agent_0" in row for row in logged) >= 3
+    import imageio.v3 as iio
+    for picture in ("payoff.png", "ratings.png"):
+        image = iio.imread(runner.folder / picture)
+        assert image.ndim == 3 and image.std() > 10, picture
 
 
 def test_lazy_loading_keeps_at_most_capacity(tmp_path):
