@@ -20,7 +20,6 @@ from tests.agents.helpers import tiny_run
 from tests.agents.test_files import hold_lock
 from tests.league.test_league import files_of, tiny_config
 
-ROOT = Path(__file__).resolve().parents[2]
 HYPER = {"num_envs": 8, "num_steps": 32, "minibatch_size": 128}
 
 
