@@ -283,3 +283,19 @@ def test_config_values_are_typed(tmp_path, capsys):
                        str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()
         assert key in err and "\n" not in err, err
+
+
+def test_older_leagues_with_bot_names_as_ids_still_load(tmp_path):
+    from ludus.league.matchmaking import MatchmakingConfig
+    from ludus.league.payoff import Payoff
+
+    League(tmp_path / "lg", "connect_four", MatchmakingConfig(), Payoff()).save()
+    data = json.loads((tmp_path / "lg" / "league.json").read_text())
+    data["players"] = [{"id": "alphabeta:2", "role": "fixed", "checkpoint": "alphabeta:2"}]
+    data["payoff"]["ids"], data["payoff"]["counts"] = ["alphabeta:2"], [[[0, 0, 0, 0]]]
+    (tmp_path / "lg" / "league.json").write_text(json.dumps(data))
+    assert list(League.load(tmp_path / "lg").players) == ["alphabeta:2"]
+    data["players"][0]["checkpoint"] = "players/x"  # a checkpoint under such an id is refused
+    (tmp_path / "lg" / "league.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="not a valid id"):
+        League.load(tmp_path / "lg")
