@@ -1,5 +1,6 @@
 """Pure-torch building blocks: encoders, recurrent cores, heads, masking and the net builder."""
 
+from ludus.nets.attention import AttentionCore, AttentionEncoder
 from ludus.nets.builder import (
     ActorCritic,
     Body,
@@ -18,7 +19,8 @@ from ludus.nets.normalize import RunningNorm
 from ludus.nets.recurrent import RecurrentCore, State
 
 __all__ = [
-    "MLP", "ActorCritic", "Body", "BoardCNN", "DuelingQHead", "NatureCNN", "NetSpec", "QNetwork",
+    "MLP", "ActorCritic", "AttentionCore", "AttentionEncoder", "Body", "BoardCNN",
+    "DuelingQHead", "NatureCNN", "NetSpec", "QNetwork",
     "RecurrentCore", "RunningNorm", "State", "activation", "apply_mask", "build_net",
     "layer_init", "mask_value", "num_actions", "observation_space", "policy_head", "q_head",
     "value_head",

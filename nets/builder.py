@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ludus.nets.attention import AttentionCore, AttentionEncoder
 from ludus.nets.cnn import BoardCNN, NatureCNN
 from ludus.nets.heads import DuelingQHead, policy_head, q_head, value_head
 from ludus.nets.masking import apply_mask
@@ -23,8 +24,9 @@ from ludus.nets.recurrent import RecurrentCore, State
 class NetSpec:
     """The architecture of a net; stored in every checkpoint as JSON."""
 
-    encoder: Literal["auto", "mlp", "nature_cnn", "board_cnn"] = "auto"
-    """auto: nature_cnn for uint8 images, board_cnn for other 3-d planes, mlp otherwise."""
+    encoder: Literal["auto", "mlp", "nature_cnn", "board_cnn", "attention"] = "auto"
+    """auto: nature_cnn for uint8 images, board_cnn for other 3-d planes, mlp otherwise;
+    attention: a Transformer over a board's cells."""
     hidden: tuple[int, ...] = (64, 64)
     """MLP encoder widths."""
     activation: Literal["relu", "leaky_relu", "elu", "tanh"] = "tanh"
@@ -40,13 +42,23 @@ class NetSpec:
     """board_cnn convolution widths."""
     cnn_dim: int = 512
     """Width of the dense layer after the convolutions."""
-    core: Literal["none", "lstm", "gru"] = "none"
-    """Recurrent core after the encoder."""
+    core: Literal["none", "lstm", "gru", "attention"] = "none"
+    """Recurrent core after the encoder (attention: over the last `context` steps)."""
     core_size: int = 64
-    """Hidden size of the recurrent core."""
+    """Hidden size of an LSTM or GRU core."""
     forget_bias: float = 0.0
     """LSTM forget-gate bias at initialisation (1.0 keeps memories at first: Gers et al.
     2000, Jozefowicz et al. 2015)."""
+    attention_dim: int = 64
+    """Width of the attention encoder and core."""
+    attention_heads: int = 4
+    """Attention heads per layer."""
+    attention_layers: int = 2
+    """Attention blocks."""
+    context: int = 16
+    """Attention core: the steps each step attends to (itself included)."""
+    gated: bool = False
+    """Attention: GTrXL's gated residuals instead of sums."""
     head_hidden: tuple[int, ...] = ()
     """Extra hidden layers between the encoder/core and the heads."""
     ortho_init: bool = True
@@ -111,13 +123,20 @@ class Body(nn.Module):
         elif kind == "board_cnn":
             self.encoder = BoardCNN(shape, spec.channels, spec.cnn_dim, spec.activation,
                                     spec.ortho_init, spec.batch_norm)
+        elif kind == "attention":
+            self.encoder = AttentionEncoder(shape, spec.attention_dim, spec.attention_heads,
+                                            spec.attention_layers, spec.gated)
         else:
             raise ValueError(f"unknown encoder {spec.encoder!r}")
         dim = self.encoder.out_dim
-        self.core = None
-        if spec.core != "none":
+        self.core: nn.Module | None = None
+        if spec.core == "attention":
+            self.core = AttentionCore(dim, spec.attention_dim, spec.attention_heads,
+                                      spec.attention_layers, spec.context, spec.gated)
+        elif spec.core != "none":
             self.core = RecurrentCore(dim, spec.core_size, spec.core, spec.ortho_init,
                                       spec.forget_bias)
+        if self.core is not None:
             dim = self.core.out_dim
         self.head = MLP(dim, spec.head_hidden, spec.activation, spec.layer_norm, spec.dropout,
                         spec.ortho_init) if spec.head_hidden else None
