@@ -46,6 +46,27 @@ def digits(seed: int = 0) -> Split:
     return split(x, data.target.astype(np.int64), seed, num_classes=10)
 
 
+def transform_images(x: np.ndarray, shift: tuple[float, float] = (0.0, 0.0),
+                     scale: float = 1.0) -> np.ndarray:
+    """(N, C, H, W) images moved by `shift` pixels (down, right) and scaled by `scale` about
+    their centre, bilinear, zeros where the source falls outside the frame."""
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    h, w = x.shape[-2:]
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    sy = (rows - cy - shift[0]) / scale + cy  # where each output pixel samples the input
+    sx = (cols - cx - shift[1]) / scale + cx
+    y0, x0 = np.floor(sy).astype(int), np.floor(sx).astype(int)
+    out = np.zeros_like(x)
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        yy, xx = y0 + dy, x0 + dx
+        weight = (1 - np.abs(sy - yy)) * (1 - np.abs(sx - xx))
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        out += np.where(inside, weight, 0.0) * x[..., np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+    return out.astype(x.dtype)
+
+
 def read_idx(path: Path | str) -> np.ndarray:
     """An array from an IDX file (MNIST's format; .gz allowed); a bad file names itself."""
     path = Path(path)

@@ -27,10 +27,12 @@ import tyro
 from ludus.agents.files import atomic_write_json
 from ludus.agents.tracking import Tracker, WandbConfig
 
-TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "sequence-lstm", "sequence-gru",
-         "autoencoder", "gan", "rbm", "som", "bc")
-EPOCHS = {"digits-perceptron": 100, "digits-mlp": 100, "digits-cnn": 60, "sequence-lstm": 40,
-          "sequence-gru": 40, "autoencoder": 100, "gan": 200, "rbm": 50, "som": 20, "bc": 60}
+TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "digits-capsules", "sequence-lstm",
+         "sequence-gru", "sequence-attention", "autoencoder", "gan", "rbm", "som", "bc")
+EPOCHS = {"digits-perceptron": 100, "digits-mlp": 100, "digits-cnn": 60, "digits-capsules": 30,
+          "sequence-lstm": 40,
+          "sequence-gru": 40, "sequence-attention": 40, "autoencoder": 100, "gan": 200,
+          "rbm": 50, "som": 20, "bc": 60}
 
 
 @dataclass
@@ -38,8 +40,8 @@ class Args:
     """Run one auxiliary task."""
 
     task: str = "digits-mlp"
-    """One of: digits-perceptron, digits-mlp, digits-cnn, sequence-lstm, sequence-gru,
-    autoencoder, gan, rbm, som, bc."""
+    """One of: digits-perceptron, digits-mlp, digits-cnn, digits-capsules, sequence-lstm,
+    sequence-gru, sequence-attention, autoencoder, gan, rbm, som, bc."""
     epochs: int | None = None
     """Training epochs (default per task; supervised tasks also stop early)."""
     seed: int = 0
@@ -52,6 +54,8 @@ class Args:
     """autoencoder: Gaussian input noise (denoising autoencoder)."""
     delay: int = 20
     """sequence tasks: steps between the symbol and its recall in the copy task."""
+    context: int = 32
+    """sequence-attention: the steps each step attends to (at least --delay + 1)."""
     env_id: str = "connect_four"
     """bc: the game."""
     teacher: str = "alphabeta-h:4"
@@ -105,6 +109,7 @@ def run(args: Args) -> dict:
     if task.startswith("sequence-"):
         data = (datasets.sine_sequences(seed=args.seed),
                 datasets.copy_task(delay=args.delay, seed=args.seed))
+        auxiliary.check_context(replace(auxiliary.NETS[task], context=args.context), data[1])
     elif task == "bc":
         data = None
         if args.dataset is not None:
@@ -117,13 +122,20 @@ def run(args: Args) -> dict:
                       wandb=args.wandb if args.track else None)
     gen = GenerativeConfig(epochs=epochs, seed=args.seed, noise=args.noise)
     try:
-        if task.startswith("digits-"):
+        if task == "digits-capsules":
+            cfg = SupervisedConfig(epochs=epochs, patience=10, seed=args.seed)
+            metrics = auxiliary.capsules(data, cfg, tracker)
+        elif task.startswith("digits-"):
             cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs,
                                    patience=15, seed=args.seed)
             metrics = auxiliary.classify(task, data, cfg, tracker)
         elif task.startswith("sequence-"):
-            cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs, patience=20,
-                                   seed=args.seed, learning_rate=3e-3, max_grad_norm=1.0)
+            net = auxiliary.NETS[task]
+            if net.core == "attention":
+                net = replace(net, context=args.context)
+            cfg = SupervisedConfig(net=net, epochs=epochs, patience=20, seed=args.seed,
+                                   learning_rate=3e-3 if net.core != "attention" else 1e-3,
+                                   max_grad_norm=1.0)
             metrics = auxiliary.sequences(cfg, *data, tracker)
         elif task == "autoencoder":
             metrics = auxiliary.autoencoder(data, gen, tracker)

@@ -23,6 +23,8 @@ TARGETS = {  # task: (headline metric, check of a run's metrics, target text)
                           ">= 0.90 (beside the MLP)"),
     "digits-mlp": ("test/accuracy", lambda m: m["test/accuracy"] >= 0.97, ">= 0.97 in < 60 s"),
     "digits-cnn": ("test/accuracy", lambda m: m["test/accuracy"] >= 0.985, ">= 0.985 in < 60 s"),
+    "digits-capsules": ("caps/test/accuracy", lambda m: m["caps/test/accuracy"] >= 0.98,
+                        ">= 0.98; shifted/scaled beside the CNN"),
     "sequence-lstm": ("sine/improvement", lambda m: m["sine/improvement"] >= 10
                       and m["copy/accuracy"] > 0.95 and m["copy/mlp_accuracy"] < 0.5,
                       ">= 10x lower MSE; copy > 0.95, MLP < 0.5"),
@@ -36,15 +38,16 @@ TARGETS = {  # task: (headline metric, check of a run's metrics, target text)
     "som": ("som/final_error", lambda m: m["som/final_error"] < m["som/first_error"]
             and m["som/neighbour_distance_ratio"] < 1, "falls; neighbours similar"),
 }
-TARGETS["sequence-gru"] = TARGETS["sequence-lstm"]
+TARGETS["sequence-gru"] = TARGETS["sequence-attention"] = TARGETS["sequence-lstm"]
 DETAILS = {"sequence-lstm": ("sine/mse", "sine/repeat_last_mse", "copy/accuracy",
                              "copy/mlp_accuracy", "copy/delay"),
            "autoencoder": ("test/mean_image_mse",),
+           "digits-capsules": ("cnn/test/accuracy", "caps/moved_accuracy", "cnn/moved_accuracy"),
            "gan": ("gan/min_class_freq", "gan/max_class_freq", "judge/test_accuracy"),
            "rbm": ("rbm/first_error", "rbm/error_falls"),
            "som": ("som/first_error", "som/neighbour_distance_ratio"),
            "bc": ("agreement", "wins_vs_random", "positions")}
-DETAILS["sequence-gru"] = DETAILS["sequence-lstm"]
+DETAILS["sequence-gru"] = DETAILS["sequence-attention"] = DETAILS["sequence-lstm"]
 
 
 @dataclass
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = time.perf_counter() - start
                 metric, check, target = TARGETS[task]
                 ok = check(m) and (seconds < 60 or task not in ("digits-mlp", "digits-cnn"))
-                details = "  ".join(f"{k.split('/')[-1]} {m[k]:.4g}" for k in DETAILS.get(task, ()))
+                details = "  ".join(f"{k} {m[k]:.4g}" for k in DETAILS.get(task, ()))
                 print(f"{task:18s} seed {seed}  {metric} {m[metric]:.4f}  ({target}: "
                       f"{'met' if ok else 'MISSED'})  {seconds:5.1f} s  {details}", flush=True)
     if bench.bc_run:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ludus.nets import Body, NetSpec
+from ludus.nets.capsules import margin_loss
 
 
 @dataclass
@@ -29,8 +30,9 @@ class SupervisedConfig:
     net: NetSpec = field(default_factory=lambda: NetSpec(hidden=(256, 128), activation="relu"))
     """The net (hidden=() is a perceptron; encoder board_cnn a CNN; core lstm/gru a sequence
     model)."""
-    loss: Literal["cross_entropy", "mse", "kl"] = "cross_entropy"
-    """cross_entropy (class labels), mse (regression), kl (target distributions)."""
+    loss: Literal["cross_entropy", "mse", "kl", "margin"] = "cross_entropy"
+    """cross_entropy (class labels), mse (regression), kl (target distributions), margin
+    (capsule lengths against class labels)."""
     optimizer: Literal["sgd", "adam", "rmsprop", "adagrad"] = "adam"
     """Optimizer."""
     learning_rate: float = 1e-3
@@ -100,7 +102,9 @@ def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if kind == "kl":  # targets are distributions; predictions logits
         return lambda logits, p: nn.functional.kl_div(torch.log_softmax(logits, -1), p,
                                                       reduction="batchmean")
-    raise ValueError(f"unknown loss {kind!r}; choose cross_entropy, mse, kl")
+    if kind == "margin":  # predictions are capsule lengths
+        return margin_loss
+    raise ValueError(f"unknown loss {kind!r}; choose cross_entropy, mse, kl, margin")
 
 
 @torch.no_grad()
@@ -116,7 +120,7 @@ def score(model: nn.Module, x: np.ndarray, y: np.ndarray, kind: str) -> dict[str
     pred = predict(model, x)
     target = torch.as_tensor(y)
     out = {"loss": float(loss_fn(kind)(torch.as_tensor(pred), target))}
-    if kind == "cross_entropy":
+    if kind in ("cross_entropy", "margin"):
         out["accuracy"] = float((pred.argmax(-1) == y).mean())
     return out
 
@@ -125,7 +129,8 @@ def fit(model: nn.Module, data: Any, cfg: SupervisedConfig,
         log: Callable[[dict[str, float], int], None] | None = None) -> dict[str, float]:
     """Train `model` on data.x_train/y_train (an envs.datasets.Split), stopping early on
     the validation loss; returns the test metrics of the best epoch (`test/accuracy`,
-    `test/loss`, `epochs`). `log(metrics, epoch)` receives each epoch's curves."""
+    `test/loss`, `epochs`). `log(metrics, epoch)` receives each epoch's curves. A model
+    with an `extra_loss(x, y)` (a capsule net's reconstruction) adds it while training."""
     torch.manual_seed(cfg.seed)
     lossf = loss_fn(cfg.loss)
     optimizer = make_optimizer(cfg, model.parameters())
@@ -138,6 +143,8 @@ def fit(model: nn.Module, data: Any, cfg: SupervisedConfig,
         total = torch.zeros(())
         for idx in torch.randperm(len(x), generator=generator).split(cfg.batch_size):
             loss = lossf(model(x[idx]), y[idx])
+            if hasattr(model, "extra_loss"):
+                loss = loss + model.extra_loss(x[idx], y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.max_grad_norm is not None:

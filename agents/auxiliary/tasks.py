@@ -37,6 +37,9 @@ NETS = {
     "sequence-lstm": NetSpec(hidden=(), core="lstm", core_size=128, ortho_init=False,
                              forget_bias=1.0),
     "sequence-gru": NetSpec(hidden=(), core="gru", core_size=128, ortho_init=False),
+    "sequence-attention": NetSpec(hidden=(), core="attention", attention_dim=64,
+                                  attention_heads=4, attention_layers=2, context=32,
+                                  ortho_init=False),
 }
 """The net of each supervised task: the lectures' progression, one flag apart."""
 
@@ -80,11 +83,21 @@ def classify(task: str, data: Any, cfg: SupervisedConfig, tracker: Tracker) -> d
     return {**metrics, "confusion_matrix": matrix.tolist()}
 
 
+def check_context(net: NetSpec, copy: Any) -> None:
+    """An attention core must see a copy-task sequence whole: its symbol comes first."""
+    steps = copy.x_train.shape[1]
+    if net.core == "attention" and steps > net.context:
+        raise ValueError(f"the copy task's sequences have {steps} steps, longer than the "
+                         f"attention core's context of {net.context}: the symbol would fall "
+                         f"out of its memory (lower --delay or raise --context)")
+
+
 def sequences(cfg: SupervisedConfig, series: Any, copy: Any, tracker: Tracker
               ) -> dict[str, float]:
     """Next-value prediction on noisy sines (MSE against repeating the last value, after a
     10-step warm-up in which no predictor knows the frequencies yet), and the
     copy-after-delay memory task, beside a feed-forward MLP on the last MLP_WINDOW steps."""
+    check_context(cfg.net, copy)
     torch.manual_seed(cfg.seed)
     model = Predictor(cfg.net, series.x_train.shape[1:], 1)
     done = int(fit(model, series, dataclasses.replace(cfg, loss="mse"), _logger(tracker))["epochs"])
@@ -169,3 +182,51 @@ def som(data: Any, cfg: GenerativeConfig, tracker: Tracker) -> dict[str, float]:
                                          cfg.som_size, 4), cfg.epochs)
     return {"som/first_error": errors[0], "som/final_error": errors[-1],
             "som/neighbour_distance_ratio": model.neighbour_distance()}
+
+
+TRANSFORMS = {  # name: (shift (down, right) in pixels, scale about the centre)
+    "shift_up": ((-1.0, 0.0), 1.0), "shift_down": ((1.0, 0.0), 1.0),
+    "shift_left": ((0.0, -1.0), 1.0), "shift_right": ((0.0, 1.0), 1.0),
+    "scale_0.8": ((0.0, 0.0), 0.8), "scale_1.2": ((0.0, 0.0), 1.2),
+}
+"""Test digits moved within the 8x8 frame: what the capsules are compared on."""
+
+
+def capsules(data: Any, cfg: SupervisedConfig, tracker: Tracker) -> dict[str, float]:
+    """A capsule net (nets.capsules: routing by agreement, margin loss, reconstruction) and
+    the digits CNN trained on the same split, both tested on the test digits as they are
+    and shifted or scaled (TRANSFORMS, never seen in training). Picture: test digits over
+    their reconstructions from the true class's capsule."""
+    from ludus.envs.datasets import transform_images
+    from ludus.nets.capsules import CapsNet
+
+    if data.x_train.ndim != 4 or data.num_classes < 2:
+        raise ValueError(f"capsules take labelled images (N, C, H, W), got {data.x_train.shape}")
+    torch.manual_seed(cfg.seed)
+    caps = CapsNet(tuple(data.x_train.shape[1:]), data.num_classes)
+    out = {f"caps/{k}": v for k, v in fit(caps, data, dataclasses.replace(cfg, loss="margin"),
+                                          lambda m, e: tracker.log(
+                                              {f"caps/{k}": v for k, v in m.items()}, e)).items()}
+    torch.manual_seed(cfg.seed)
+    cnn = Predictor(NETS["digits-cnn"], data.x_train.shape[1:], data.num_classes)
+    out.update({f"cnn/{k}": v for k, v in fit(cnn, data, dataclasses.replace(
+        cfg, net=NETS["digits-cnn"], loss="cross_entropy")).items()})
+    for name, (shift, scale) in TRANSFORMS.items():
+        moved = transform_images(data.x_test, shift, scale)
+        for model, key in ((caps, "caps"), (cnn, "cnn")):
+            accuracy = float((predict(model, moved).argmax(-1) == data.y_test).mean())
+            out[f"{key}/{name}_accuracy"] = accuracy
+    for key in ("caps", "cnn"):
+        out[f"{key}/moved_accuracy"] = float(np.mean([out[f"{key}/{n}_accuracy"]
+                                                      for n in TRANSFORMS]))
+    with torch.no_grad():
+        caps.eval()
+        caps(torch.as_tensor(data.x_test[:10]))
+        recon = caps.reconstruct(torch.as_tensor(data.y_test[:10])).numpy()
+    _save_png(tracker, "reconstructions", image_grid(
+        np.concatenate([data.x_test[:10], recon]), cols=10, scale=6), int(out["caps/epochs"]))
+    save_checkpoint(tracker.run_dir / "model", caps, {
+        "kind": "capsules", "input_shape": list(data.x_train.shape[1:]),
+        "outputs": data.num_classes, "config": dataclasses.asdict(cfg),
+        **{k: v for k, v in out.items() if k.startswith("caps/")}})
+    return out

@@ -78,14 +78,16 @@ def test_kl_and_mse_losses():
 
 
 @pytest.mark.learning
-@pytest.mark.parametrize("core", ["lstm", "gru"])
+@pytest.mark.parametrize("core", ["lstm", "gru", "attention"])
 def test_recurrent_nets_remember_across_a_delay(core):
     copy = datasets.copy_task(num=1500, symbols=4, delay=8, seed=0)
-    spec = NetSpec(hidden=(), core=core, core_size=32, ortho_init=False)
+    spec = NetSpec(hidden=(), core=core, core_size=32, ortho_init=False, attention_dim=32,
+                   attention_layers=1, context=9)
     torch.manual_seed(0)
     model = Predictor(spec, copy.x_train.shape[1:], 4, last_step=True)
-    metrics = fit(model, copy, SupervisedConfig(net=spec, epochs=40, learning_rate=1e-2,
-                                                patience=40))
+    metrics = fit(model, copy, SupervisedConfig(
+        net=spec, epochs=40, learning_rate=1e-2 if core != "attention" else 3e-3,
+        patience=40))
     assert metrics["test/accuracy"] > 0.9  # chance 0.25
     sine = datasets.sine_sequences(num=200, length=20, seed=0)
     seq = Predictor(spec, sine.x_train.shape[1:], 1)
@@ -132,3 +134,43 @@ def test_som_orders_its_map_and_quantises_better(digits):
 def test_image_grid_tiles_images():
     grid = image_grid(np.ones((5, 1, 8, 8)), cols=3, scale=2, pad=1)
     assert grid.shape == ((2 * 9 + 1) * 2, (3 * 9 + 1) * 2) and grid.dtype == np.uint8
+
+
+def test_capsule_parts_do_what_the_paper_says():
+    from ludus.nets.capsules import CapsNet, margin_loss, squash
+
+    v = squash(torch.randn(100, 16) * 10)
+    assert (v.norm(dim=-1) < 1).all() and (squash(torch.zeros(3, 4)) == 0).all()
+    small = squash(torch.full((1, 4), 0.01)).norm()
+    assert small < 0.001  # short vectors shrink to almost nothing
+    lengths = torch.tensor([[0.95, 0.05], [0.5, 0.5]])
+    assert margin_loss(lengths[:1], torch.tensor([0])) == 0
+    assert margin_loss(lengths[1:], torch.tensor([0])) > 0
+    net = CapsNet((1, 8, 8), 10)
+    out = net(torch.rand(5, 1, 8, 8))
+    assert out.shape == (5, 10) and ((out >= 0) & (out < 1)).all()
+    assert net.reconstruct(torch.arange(5)).shape == (5, 1, 8, 8)
+    with pytest.raises(ValueError, match="too small"):
+        CapsNet((1, 4, 4))
+
+
+@pytest.mark.learning
+def test_capsules_learn_the_digits(digits):
+    from ludus.nets.capsules import CapsNet
+
+    torch.manual_seed(0)
+    net = CapsNet((1, 8, 8), 10)
+    metrics = fit(net, digits, SupervisedConfig(loss="margin", epochs=4, patience=0))
+    assert metrics["test/accuracy"] > 0.8, metrics  # chance 0.1
+
+
+def test_transformed_images_move_and_scale_about_the_centre():
+    x = np.zeros((1, 1, 8, 8), np.float32)
+    x[0, 0, 3, 4] = 1.0
+    np.testing.assert_array_equal(datasets.transform_images(x), x)
+    down = datasets.transform_images(x, (1.0, 0.0))
+    assert down[0, 0, 4, 4] == 1.0 and down.sum() == 1.0
+    gone = datasets.transform_images(x, (0.0, 10.0))
+    assert gone.sum() == 0  # moved out of the frame
+    wide = np.ones((1, 1, 8, 8), np.float32)
+    assert datasets.transform_images(wide, scale=0.5).sum() < 0.5 * wide.sum()
