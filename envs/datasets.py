@@ -204,6 +204,42 @@ def check_dataset(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError(f"actions outside 0..{mask.shape[1] - 1}")
 
 
+def check_boards(data: GameDataset) -> None:
+    """Raise ValueError unless `data` holds a board game's positions (rows, cols, 2)."""
+    if data.obs.ndim != 4 or data.obs.shape[-1] != 2:
+        raise ValueError(f"move sequences need board planes (rows, cols, 2); {data.game} "
+                         f"has observations of shape {data.obs.shape[1:]}")
+
+
+def move_sequences(data: GameDataset) -> list[np.ndarray]:
+    """Each recorded game of a board game as the cells (row * cols + col) its moves filled,
+    in order: the recorder's moves from its positions and actions, the other side's from the
+    piece that appears between two of its positions (or the one piece on the board at its
+    first position). Pieces of a random opening have no known order and are left out, as is
+    a last reply that ended the game."""
+    check_boards(data)
+    gravity = data.game.endswith("connect_four")
+    rows, cols = data.obs.shape[1:3]
+    games = []
+    for g in np.unique(data.game_index):
+        known = None
+        moves: list[int] = []
+        for k in np.flatnonzero(data.game_index == g):
+            board = data.obs[k].astype(bool)  # plane 0: the recorder (to move), 1: the other
+            if known is not None:
+                moves += np.flatnonzero((board[..., 1] & ~known).ravel()).tolist()
+            elif board.sum() == 1:  # the other side moved first
+                moves += np.flatnonzero(board[..., 1].ravel()).tolist()
+            col = int(data.action[k])
+            cell = (rows - 1 - int(board[:, col].any(-1).sum())) * cols + col if gravity else col
+            moves.append(cell)
+            known = board.any(-1).ravel().copy()
+            known[cell] = True
+            known = known.reshape(rows, cols)
+        games.append(np.asarray(moves, np.int64))
+    return games
+
+
 def mirrored(data: GameDataset) -> GameDataset:
     """`data` plus its left-right mirror image (connect four and tic-tac-toe are symmetric
     under it): twice the positions for behaviour cloning, at no recording cost."""

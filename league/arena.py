@@ -3,7 +3,6 @@ both seats and report win/draw/loss with 95% intervals."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 
 from ludus import envs
 from ludus.agents import load_policy
+from ludus.agents.evaluate import wilson
 from ludus.envs.board import random_legal
 from ludus.league.bots import is_bot, make_bot
 
@@ -134,16 +134,6 @@ class SeatedOpponents:
             if explore.any():
                 actions[explore] = random_legal(obs["action_mask"][explore], self.rng)
         return actions
-
-
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n (95% for z = 1.96)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass

@@ -28,11 +28,12 @@ from ludus.agents.files import atomic_write_json
 from ludus.agents.tracking import Tracker, WandbConfig
 
 TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "digits-capsules", "sequence-lstm",
-         "sequence-gru", "sequence-attention", "autoencoder", "gan", "rbm", "som", "bc")
+         "sequence-gru", "sequence-attention", "autoencoder", "gan", "rbm", "som", "bc", "glove")
 EPOCHS = {"digits-perceptron": 100, "digits-mlp": 100, "digits-cnn": 60, "digits-capsules": 30,
           "sequence-lstm": 40,
           "sequence-gru": 40, "sequence-attention": 40, "autoencoder": 100, "gan": 200,
-          "rbm": 50, "som": 20, "bc": 60}
+          "rbm": 50, "som": 20, "bc": 60, "glove": 300}
+GAMES = {"bc": 9000, "glove": 1000}
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Args:
 
     task: str = "digits-mlp"
     """One of: digits-perceptron, digits-mlp, digits-cnn, digits-capsules, sequence-lstm,
-    sequence-gru, sequence-attention, autoencoder, gan, rbm, som, bc."""
+    sequence-gru, sequence-attention, autoencoder, gan, rbm, som, bc, glove."""
     epochs: int | None = None
     """Training epochs (default per task; supervised tasks also stop early)."""
     seed: int = 0
@@ -57,13 +58,16 @@ class Args:
     context: int = 32
     """sequence-attention: the steps each step attends to (at least --delay + 1)."""
     env_id: str = "connect_four"
-    """bc: the game."""
+    """bc, glove: the game."""
     teacher: str = "alphabeta-h:4"
-    """bc: the player to clone (bot, checkpoint or league)."""
-    games: int = 9000
-    """bc: games to record (about 2.5 minutes per 1000 on one core)."""
+    """bc: the player to clone; glove: the player whose games (against itself) are read."""
+    games: int | None = None
+    """bc, glove: games to record (default 9000 and 1000; about 2.5 minutes per 1000
+    alphabeta-h:4 games on one core)."""
     dataset: str | None = None
-    """bc: clone a recorded dataset (.npz) instead of recording."""
+    """bc, glove: a recorded dataset (.npz) instead of recording."""
+    window: int = 4
+    """glove: moves within this many plies co-occur."""
     torch_threads: int = 1
     """torch intra-op threads (these nets are small: one thread is fastest)."""
     run_dir: str = "runs"
@@ -95,6 +99,22 @@ def images(args: Args):  # noqa: ANN201 - an envs.datasets.Split
     return datasets.digits(args.seed)
 
 
+def games(args: Args):  # noqa: ANN201 - an envs.datasets.GameDataset
+    """Recorded games of a board game: --dataset, else --games of --teacher against itself
+    (random openings of up to 8 moves)."""
+    from ludus.envs import datasets
+
+    if args.dataset is not None:
+        data = datasets.GameDataset.load(args.dataset)
+    else:
+        from ludus.league.recorder import record
+
+        data = record(args.env_id, args.teacher, args.teacher, args.games or GAMES[args.task],
+                      opening_moves=8, seed=args.seed)
+    datasets.check_boards(data)
+    return data
+
+
 def run(args: Args) -> dict:
     """Run the task; returns its headline metrics (also in <run>/summary.json)."""
     from ludus.agents.auxiliary import tasks as auxiliary
@@ -114,6 +134,8 @@ def run(args: Args) -> dict:
         data = None
         if args.dataset is not None:
             datasets.GameDataset.load(args.dataset)
+    elif task == "glove":
+        data = games(args)
     else:
         data = images(args)
     folder = Path(args.run_dir) / f"{task}__{args.seed}__{int(time.time())}"
@@ -149,10 +171,16 @@ def run(args: Args) -> dict:
             metrics = auxiliary.rbm(data, replace(gen, learning_rate=0.05, hidden=100), tracker)
         elif task == "som":
             metrics = auxiliary.som(data, replace(gen, learning_rate=0.5), tracker)
+        elif task == "glove":
+            from ludus.agents.auxiliary.embeddings import GloVeConfig
+
+            metrics = auxiliary.glove(data, GloVeConfig(window=args.window, epochs=epochs,
+                                                        seed=args.seed), tracker)
         else:
             from ludus.league.recorder import behaviour_clone
 
-            metrics = behaviour_clone(folder, args.env_id, args.teacher, num_games=args.games,
+            metrics = behaviour_clone(folder, args.env_id, args.teacher,
+                                      num_games=args.games or GAMES["bc"],
                                       dataset=args.dataset, epochs=epochs, seed=args.seed)
         tracker.log({k: v for k, v in metrics.items() if isinstance(v, int | float)},
                     max(epochs, tracker.last_step))

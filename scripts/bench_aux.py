@@ -25,6 +25,9 @@ TARGETS = {  # task: (headline metric, check of a run's metrics, target text)
     "digits-cnn": ("test/accuracy", lambda m: m["test/accuracy"] >= 0.985, ">= 0.985 in < 60 s"),
     "digits-capsules": ("caps/test/accuracy", lambda m: m["caps/test/accuracy"] >= 0.98,
                         ">= 0.98; shifted/scaled beside the CNN"),
+    "glove": ("probe/column", lambda m: m["probe/column_interval"][0]
+              > m["probe/column_random_interval"][1],
+              "column probe's interval above random embeddings'"),
     "sequence-lstm": ("sine/improvement", lambda m: m["sine/improvement"] >= 10
                       and m["copy/accuracy"] > 0.95 and m["copy/mlp_accuracy"] < 0.5,
                       ">= 10x lower MSE; copy > 0.95, MLP < 0.5"),
@@ -42,6 +45,7 @@ TARGETS["sequence-gru"] = TARGETS["sequence-attention"] = TARGETS["sequence-lstm
 DETAILS = {"sequence-lstm": ("sine/mse", "sine/repeat_last_mse", "copy/accuracy",
                              "copy/mlp_accuracy", "copy/delay"),
            "autoencoder": ("test/mean_image_mse",),
+           "glove": ("probe/column_random", "probe/row", "probe/row_random"),
            "digits-capsules": ("cnn/test/accuracy", "caps/moved_accuracy", "cnn/moved_accuracy"),
            "gan": ("gan/min_class_freq", "gan/max_class_freq", "judge/test_accuracy"),
            "rbm": ("rbm/first_error", "rbm/error_falls"),
@@ -55,7 +59,8 @@ class Bench:
     """Run the auxiliary tasks and compare with their targets."""
 
     tasks: tuple[str, ...] = tuple(t for t in TASKS if t != "bc")
-    """Tasks to run (bc records 9000 games: give --bc-run to read a finished one instead)."""
+    """Tasks to run (bc records 9000 games: give --bc-run to read a finished one instead;
+    glove records 1000, about 2.5 minutes)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds (data split, weights) per task."""
     bc_run: str | None = None

@@ -52,6 +52,7 @@ def test_bad_input_gets_one_line(tmp_path, capsys):
 
     (tmp_path / "not.idx").write_text("text")
     save_dataset(record("tictactoe", "random", "random", 2, seed=0), tmp_path / "ttt.npz")
+    save_dataset(record("spiel:kuhn_poker", "random", "random", 2, seed=0), tmp_path / "kuhn.npz")
     cases = [
         (["--task", "digit-mlp"], "unknown task 'digit-mlp'; did you mean digits-mlp"),
         (["--task", "digits-mlp", "--idx-images", str(tmp_path / "x"), "--idx-labels",
@@ -60,6 +61,10 @@ def test_bad_input_gets_one_line(tmp_path, capsys):
           str(tmp_path / "not.idx")], "is not an IDX file"),
         (["--task", "bc", "--dataset", str(tmp_path / "ttt.npz"), "--env-id", "connect_four"],
          "recorded observations have shape (3, 3, 2) but connect_four gives (6, 7, 2)"),
+        (["--task", "glove", "--dataset", str(tmp_path / "kuhn.npz")], "need board planes"),
+        (["--task", "glove", "--dataset", str(tmp_path / "ttt.npz"), "--window", "0"],
+         "window"),
+        (["--task", "sequence-attention", "--context", "10"], "longer than the attention"),
     ]
     for argv, message in cases:
         assert run(tmp_path / "runs", *argv) == 2, argv

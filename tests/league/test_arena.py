@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from ludus.league.arena import Seated, play_match, wilson
+from ludus.agents.evaluate import wilson
+from ludus.league.arena import Seated, play_match
 from ludus.league.bots import AlphaBetaBot, PerfectTicTacToeBot, RandomBot
 
 
