@@ -187,6 +187,56 @@ class GameDataset:
         return np.flatnonzero(~out), np.flatnonzero(out)
 
 
+@dataclass
+class MoveRecords:
+    """Whole games as move sequences, from the first move (envs/history.py's form): what
+    sequence models such as a masked-move encoder learn from."""
+
+    game: str
+    """The board game (connect_four, tictactoe)."""
+    moves: np.ndarray
+    """(G, L) int8 actions of each game in order, -1 past its end."""
+    openings: np.ndarray
+    """(G,) how many random moves each game began with (not the players' choices)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Who played, seeds."""
+
+    def __len__(self) -> int:
+        return len(self.moves)
+
+    def to_bytes(self) -> bytes:
+        """A compressed .npz (no pickled objects) for an atomic writer."""
+        import io
+        import json
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, moves=self.moves, openings=self.openings,
+                            meta=np.array(json.dumps({"game": self.game, **self.info})))
+        return buffer.getvalue()
+
+    @classmethod
+    def load(cls, path: Path | str) -> MoveRecords:
+        """Read records written by to_bytes(); a missing or foreign file is one error."""
+        import json
+        import zipfile
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"move records {path} do not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta, moves, openings = json.loads(str(z["meta"])), z["moves"], z["openings"]
+            if not isinstance(meta, dict) or not isinstance(meta.get("game"), str):
+                raise ValueError("its meta names no game")
+            if moves.ndim != 2 or openings.shape != (len(moves),) or moves.dtype.kind not in "iu":
+                raise ValueError(f"moves {moves.shape} and openings {openings.shape} disagree")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a ludus move record: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                             ) from None
+        return cls(meta.pop("game"), moves, openings, meta)
+
+
 def check_dataset(arrays: dict[str, np.ndarray]) -> None:
     """Raise ValueError unless a dataset's arrays agree: S positions, A actions, numbers."""
     count = len(arrays["action"]) if arrays["action"].ndim == 1 else -1

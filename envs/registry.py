@@ -11,6 +11,7 @@ import gymnasium as gym
 from ludus.envs.board import BoardGame
 from ludus.envs.cartpole import BatchedCartPole
 from ludus.envs.connect_four import ConnectFour
+from ludus.envs.history import MoveHistory
 from ludus.envs.tictactoe import TicTacToe
 from ludus.envs.versus import Opponent, TurnGame, Versus
 from ludus.envs.wrappers import MaskVelocity, atari
@@ -34,12 +35,15 @@ NATIVE_VECTOR_ENVS: dict[str, Callable[[int], gym.vector.VectorEnv]] = {
 
 # ludus's batched two-player games, by short name
 BOARD_GAMES: dict[str, type[BoardGame]] = {"connect_four": ConnectFour, "tictactoe": TicTacToe}
+# the same games observed as their move histories (envs/history.py)
+HISTORY_GAMES = {f"{name}_moves": name for name in BOARD_GAMES}
 PETTINGZOO, SPIEL = "pettingzoo:", "spiel:"
 
 
 def is_game(env_id: str) -> bool:
-    """True for multi-agent ids: ludus board games, pettingzoo:<env>, spiel:<game>."""
-    return env_id in BOARD_GAMES or env_id.startswith((PETTINGZOO, SPIEL))
+    """True for multi-agent ids: ludus board games (and their _moves forms),
+    pettingzoo:<env>, spiel:<game>."""
+    return env_id in BOARD_GAMES or env_id in HISTORY_GAMES or env_id.startswith((PETTINGZOO, SPIEL))
 
 
 def make_game(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any) -> TurnGame:
@@ -50,6 +54,8 @@ def make_game(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
         raise ValueError(f"num_envs must be positive, got {num_envs}")
     if env_id in BOARD_GAMES:
         return BOARD_GAMES[env_id](num_envs)
+    if env_id in HISTORY_GAMES:
+        return MoveHistory(BOARD_GAMES[HISTORY_GAMES[env_id]](num_envs))
     if env_id.startswith(PETTINGZOO):
         from ludus.envs.adapters import pettingzoo_game
 
@@ -58,9 +64,9 @@ def make_game(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
         from ludus.envs.adapters import SpielGame
 
         return SpielGame(env_id.removeprefix(SPIEL), num_envs, seed, **kwargs)
-    close = difflib.get_close_matches(env_id, list(BOARD_GAMES), n=2, cutoff=0.5)
+    close = difflib.get_close_matches(env_id, [*BOARD_GAMES, *HISTORY_GAMES], n=2, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise ValueError(f"unknown game {env_id!r}{hint}; have {sorted(BOARD_GAMES)}, "
+    raise ValueError(f"unknown game {env_id!r}{hint}; have {sorted([*BOARD_GAMES, *HISTORY_GAMES])}, "
                      f"{PETTINGZOO}<env> and {SPIEL}<game>")
 
 
@@ -77,7 +83,7 @@ def _make_single(env_id: str, **kwargs: Any) -> gym.Env:
 
 def known_ids() -> list[str]:
     """Every id ludus resolves (Gymnasium's registry, ludus's envs and board games)."""
-    return sorted(set(gym.registry) | set(LUDUS_ENVS) | set(BOARD_GAMES))
+    return sorted(set(gym.registry) | set(LUDUS_ENVS) | set(BOARD_GAMES) | set(HISTORY_GAMES))
 
 
 def check_id(env_id: str) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ludus.envs.connect_four import CELL_BITS as C4_BITS
 from ludus.envs.connect_four import COLS, ROWS, STRIDE
+from ludus.envs.history import board_planes
 from ludus.envs.tictactoe import LINES as TTT_LINES
 
 C4_SHIFTS = (1, STRIDE, STRIDE - 1, STRIDE + 1)
@@ -161,7 +162,14 @@ def _split(obs: Any, action_mask: Any) -> tuple[np.ndarray, np.ndarray]:
     mask = action_mask if action_mask is not None else mask
     if mask is None:
         raise ValueError("bots need an action mask (a dict observation or action_mask=)")
-    return np.asarray(planes), np.asarray(mask)
+    planes = np.asarray(planes)
+    if planes.ndim == 3:  # a move history (envs/history.py): replayed onto its board
+        shape = {COLS: BOARDS["connect_four"], 9: BOARDS["tictactoe"]}.get(planes.shape[-1] - 2)
+        if shape is None:
+            raise ValueError(f"bots read boards or move histories of their games, not "
+                             f"observations of shape {planes.shape[1:]}")
+        planes = board_planes(planes, shape)
+    return planes, np.asarray(mask)
 
 
 class RandomBot(Bot):

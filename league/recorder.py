@@ -12,7 +12,7 @@ import numpy as np
 
 from ludus import envs
 from ludus.agents.files import atomic_write
-from ludus.envs.datasets import GameDataset
+from ludus.envs.datasets import GameDataset, MoveRecords
 from ludus.envs.render import BoardRenderer, board_of, renderer_game
 from ludus.league.arena import choose_move, load_player, play_match
 
@@ -95,6 +95,52 @@ def game_frames(game: str, players: list[Any], seed: int = 0, max_moves: int = 2
 def save_dataset(data: GameDataset, path: Path | str) -> Path:
     """Write a game dataset as an .npz, atomically and durably."""
     return atomic_write(path, data.to_bytes())
+
+
+def record_moves(game: str, teacher: str, opponent: str, num_games: int,
+                 opening_moves: int = 0, seed: int = 0, num_envs: int = 64) -> MoveRecords:
+    """`num_games` whole games of `teacher` against `opponent` (specs as load_player takes
+    them; seats alternate game by game; each plays its most probable move, ties at random)
+    as move sequences from the first move, each game starting with 0..`opening_moves`
+    random moves."""
+    players = [load_player(teacher, seed), load_player(opponent, seed + 1)]
+    n = min(num_games, num_envs)
+    board = envs.make_game(game, n)
+    board.reset()
+    rng = np.random.default_rng(seed)
+    length = board.rows * board.cols
+    moves = np.full((num_games, length), -1, dtype=np.int8)
+    openings = rng.integers(opening_moves + 1, size=num_games)
+    slot = np.arange(n)  # which game each board plays
+    plies = np.zeros(n, dtype=np.int64)
+    started, done = n, 0
+    while done < num_games:
+        live = np.flatnonzero(slot >= 0)
+        actions = np.zeros(n, dtype=np.int64)
+        mask = board.action_mask()
+        seats = board.to_move[live]
+        teacher_to_move = seats == slot[live] % 2  # the teacher sits in seat (game % 2)
+        random = plies[live] < openings[slot[live]]
+        for who, rows in ((0, live[teacher_to_move & ~random]),
+                          (1, live[~teacher_to_move & ~random])):
+            if len(rows):
+                obs = {"observation": board.observation(rows), "action_mask": mask[rows]}
+                probs, _ = players[who].action_probs(obs)
+                actions[rows] = [choose_move(np.asarray(p, dtype=np.float64), rng, True)
+                                 for p in probs]
+        rows = live[random]
+        actions[rows] = [rng.choice(np.flatnonzero(mask[r])) for r in rows]
+        _, terminated, truncated = board.play(actions[live], live)
+        moves[slot[live], plies[live]] = actions[live]
+        plies[live] += 1
+        for r in live[terminated | truncated]:
+            done += 1
+            board.reset(np.array([r]))
+            plies[r] = 0
+            slot[r] = started if started < num_games else -1
+            started += started < num_games
+    return MoveRecords(game, moves, openings, {"teacher": teacher, "opponent": opponent,
+                                                "opening_moves": opening_moves, "seed": seed})
 
 
 def record(game: str, teacher: str, opponent: str, num_games: int, opening_moves: int = 0,

@@ -58,17 +58,19 @@ class Block(nn.Module):
 
 
 class AttentionEncoder(nn.Module):
-    """A board (rows, cols, planes) as rows * cols tokens with learned position embeddings
-    and a class token in front; `layers` blocks; the class token's output is the encoding."""
+    """Tokens with learned position embeddings and a class token in front, through `layers`
+    blocks; the class token's output is the encoding. The tokens of a board (rows, cols,
+    planes) are its cells; of a sequence (length, features), its steps (a move history)."""
 
     def __init__(self, shape: tuple[int, ...], dim: int = 64, heads: int = 4, layers: int = 2,
                  gated: bool = False) -> None:
         super().__init__()
-        if len(shape) != 3:
-            raise ValueError(f"the attention encoder takes boards (rows, cols, planes), got "
-                             f"observations of shape {tuple(shape)}")
-        self.tokens = shape[0] * shape[1]
-        self.embed = nn.Linear(shape[2], dim)
+        if len(shape) not in (2, 3):
+            raise ValueError(f"the attention encoder takes boards (rows, cols, planes) or "
+                             f"sequences (length, features), got observations of shape "
+                             f"{tuple(shape)}")
+        self.tokens = int(math.prod(shape[:-1]))
+        self.embed = nn.Linear(shape[-1], dim)
         self.position = nn.Parameter(torch.randn(1, self.tokens + 1, dim) * 0.02)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.blocks = nn.ModuleList(Block(dim, heads, gated) for _ in range(layers))
@@ -76,8 +78,8 @@ class AttentionEncoder(nn.Module):
         self.out_dim = dim
 
     def cells(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, rows, cols, planes) -> every token's output (B, 1 + rows * cols, D), the
-        class token first."""
+        """(B, *tokens, features) -> every token's output (B, 1 + tokens, D), the class
+        token first."""
         tokens = self.embed(x.reshape(x.shape[0], self.tokens, -1))
         h = torch.cat([self.cls.expand(x.shape[0], -1, -1), tokens], 1) + self.position
         for block in self.blocks:

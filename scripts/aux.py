@@ -28,12 +28,13 @@ from ludus.agents.files import atomic_write_json
 from ludus.agents.tracking import Tracker, WandbConfig
 
 TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "digits-capsules", "sequence-lstm",
-         "sequence-gru", "sequence-attention", "autoencoder", "gan", "rbm", "som", "bc", "glove")
+         "sequence-gru", "sequence-attention", "autoencoder", "gan", "rbm", "som", "bc", "glove",
+         "masked-moves")
 EPOCHS = {"digits-perceptron": 100, "digits-mlp": 100, "digits-cnn": 60, "digits-capsules": 30,
           "sequence-lstm": 40,
           "sequence-gru": 40, "sequence-attention": 40, "autoencoder": 100, "gan": 200,
-          "rbm": 50, "som": 20, "bc": 60, "glove": 300}
-GAMES = {"bc": 9000, "glove": 1000}
+          "rbm": 50, "som": 20, "bc": 60, "glove": 300, "masked-moves": 4000}
+GAMES = {"bc": 9000, "glove": 1000, "masked-moves": 4000}
 
 
 @dataclass
@@ -42,7 +43,8 @@ class Args:
 
     task: str = "digits-mlp"
     """One of: digits-perceptron, digits-mlp, digits-cnn, digits-capsules, sequence-lstm,
-    sequence-gru, sequence-attention, autoencoder, gan, rbm, som, bc, glove."""
+    sequence-gru, sequence-attention, autoencoder, gan, rbm, som, bc, glove, masked-moves
+    (its --epochs are training batches)."""
     epochs: int | None = None
     """Training epochs (default per task; supervised tasks also stop early)."""
     seed: int = 0
@@ -58,14 +60,18 @@ class Args:
     context: int = 32
     """sequence-attention: the steps each step attends to (at least --delay + 1)."""
     env_id: str = "connect_four"
-    """bc, glove: the game."""
+    """bc, glove, masked-moves: the game."""
     teacher: str = "alphabeta-h:4"
-    """bc: the player to clone; glove: the player whose games (against itself) are read."""
+    """bc: the player to clone; glove, masked-moves: the player whose games (against
+    itself) are read."""
     games: int | None = None
-    """bc, glove: games to record (default 9000 and 1000; about 2.5 minutes per 1000
-    alphabeta-h:4 games on one core)."""
+    """bc, glove, masked-moves: games to record (default 9000, 1000 and 4000; about 2.5
+    minutes per 1000 alphabeta-h:4 games on one core)."""
     dataset: str | None = None
-    """bc, glove: a recorded dataset (.npz) instead of recording."""
+    """bc, glove: a recorded game dataset (.npz) instead of recording; masked-moves: recorded
+    move sequences (league.recorder.record_moves, .npz)."""
+    mask_rate: float = 0.15
+    """masked-moves: share of a history's moves chosen for prediction."""
     window: int = 4
     """glove: moves within this many plies co-occur."""
     torch_threads: int = 1
@@ -115,6 +121,26 @@ def games(args: Args):  # noqa: ANN201 - an envs.datasets.GameDataset
     return data
 
 
+def move_records(args: Args):  # noqa: ANN201 - an envs.datasets.MoveRecords
+    """Whole games as move sequences: --dataset, else --games of --teacher against itself
+    (random openings of up to 4 moves)."""
+    from ludus.agents.auxiliary.masked import MaskedConfig
+    from ludus.envs import datasets
+
+    MaskedConfig(mask_rate=args.mask_rate).validate()
+    if args.dataset is not None:
+        records = datasets.MoveRecords.load(args.dataset)
+    else:
+        from ludus.league.recorder import record_moves
+
+        records = record_moves(args.env_id, args.teacher, args.teacher,
+                               args.games or GAMES[args.task], opening_moves=4, seed=args.seed)
+    if records.game not in ("connect_four", "tictactoe"):
+        raise ValueError(f"masked-move pretraining reads connect_four or tictactoe games, not "
+                         f"{records.game}")
+    return records
+
+
 def run(args: Args) -> dict:
     """Run the task; returns its headline metrics (also in <run>/summary.json)."""
     from ludus.agents.auxiliary import tasks as auxiliary
@@ -136,6 +162,8 @@ def run(args: Args) -> dict:
             datasets.GameDataset.load(args.dataset)
     elif task == "glove":
         data = games(args)
+    elif task == "masked-moves":
+        data = move_records(args)
     else:
         data = images(args)
     folder = Path(args.run_dir) / f"{task}__{args.seed}__{int(time.time())}"
@@ -171,6 +199,11 @@ def run(args: Args) -> dict:
             metrics = auxiliary.rbm(data, replace(gen, learning_rate=0.05, hidden=100), tracker)
         elif task == "som":
             metrics = auxiliary.som(data, replace(gen, learning_rate=0.5), tracker)
+        elif task == "masked-moves":
+            from ludus.agents.auxiliary.masked import MaskedConfig
+
+            metrics = auxiliary.masked_moves(data, MaskedConfig(
+                mask_rate=args.mask_rate, steps=epochs, seed=args.seed), tracker)
         elif task == "glove":
             from ludus.agents.auxiliary.embeddings import GloVeConfig
 

@@ -283,3 +283,37 @@ def _embedding_picture(tracker: Tracker, vectors: np.ndarray, rows: int, cols: i
         fig.savefig(tmp, dpi=100)
     tracker.log_media(lambda wandb: {"media/embeddings": wandb.Image(str(path))}, step)
     return path
+
+
+def masked_moves(records: Any, cfg: Any, tracker: Tracker) -> dict[str, Any]:
+    """Masked-move pretraining (agents/auxiliary/masked.py) on recorded whole games: held-out
+    accuracy on the masked moves beside the majority-move and bigram guesses, the model as
+    a checkpoint (`model/`, whose encoder a policy on `<game>_moves` can start from), and a
+    picture of the training loss."""
+    from matplotlib.figure import Figure
+
+    from ludus.agents.auxiliary.masked import train_masked
+
+    losses: list[tuple[int, float]] = []
+
+    def log(metrics: dict[str, float], step: int) -> None:
+        losses.append((step, metrics["masked/loss"]))
+        tracker.log(metrics, step)
+    model, out = train_masked(records, cfg, log)
+    length, width = model.encoder.tokens, model.encoder.embed.in_features
+    save_checkpoint(tracker.run_dir / "model", model, {
+        "kind": "masked_moves", "game": records.game, "input_shape": [length, width],
+        "net_spec": NetSpec(encoder="attention", attention_dim=cfg.dim,
+                            attention_heads=cfg.heads, attention_layers=cfg.layers).to_json(),
+        "config": dataclasses.asdict(cfg), **out})
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(*zip(*losses, strict=True))
+    ax.set_xlabel("batch")
+    ax.set_ylabel("cross-entropy of the chosen moves")
+    ax.set_title(f"masked moves: held-out accuracy {out['masked/accuracy']:.3f} (bigram "
+                 f"{out['baseline/bigram']:.3f}, majority {out['baseline/majority']:.3f})")
+    path = tracker.run_dir / "loss.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    return {**out, "games": len(records)}
