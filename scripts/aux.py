@@ -33,7 +33,7 @@ TASKS = ("digits-perceptron", "digits-mlp", "digits-cnn", "digits-capsules", "se
 EPOCHS = {"digits-perceptron": 100, "digits-mlp": 100, "digits-cnn": 60, "digits-capsules": 30,
           "sequence-lstm": 40,
           "sequence-gru": 40, "sequence-attention": 40, "autoencoder": 100, "gan": 200,
-          "rbm": 50, "som": 20, "bc": 60, "glove": 300, "masked-moves": 4000}
+          "rbm": 50, "som": 20, "bc": 60, "glove": 2000, "masked-moves": 4000}
 GAMES = {"bc": 9000, "glove": 1000, "masked-moves": 4000}
 
 
@@ -72,7 +72,7 @@ class Args:
     move sequences (league.recorder.record_moves, .npz)."""
     mask_rate: float = 0.15
     """masked-moves: share of a history's moves chosen for prediction."""
-    window: int = 4
+    window: int = 2
     """glove: moves within this many plies co-occur."""
     torch_threads: int = 1
     """torch intra-op threads (these nets are small: one thread is fastest)."""
