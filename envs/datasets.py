@@ -67,6 +67,19 @@ def transform_images(x: np.ndarray, shift: tuple[float, float] = (0.0, 0.0),
     return out.astype(x.dtype)
 
 
+MOVES = {  # name: (shift (down, right) in pixels, scale about the centre)
+    "shift_up": ((-1.0, 0.0), 1.0), "shift_down": ((1.0, 0.0), 1.0),
+    "shift_left": ((0.0, -1.0), 1.0), "shift_right": ((0.0, 1.0), 1.0),
+    "scale_0.8": ((0.0, 0.0), 0.8), "scale_1.2": ((0.0, 0.0), 1.2),
+}
+"""Small moves of an image within its frame (what the capsules are compared on)."""
+
+
+def moved_images(x: np.ndarray) -> dict[str, np.ndarray]:
+    """`x` (N, C, H, W) under each of MOVES."""
+    return {name: transform_images(x, shift, scale) for name, (shift, scale) in MOVES.items()}
+
+
 def read_idx(path: Path | str) -> np.ndarray:
     """An array from an IDX file (MNIST's format; .gz allowed); a bad file names itself."""
     path = Path(path)

@@ -72,6 +72,9 @@ class Args:
     move sequences (league.recorder.record_moves, .npz)."""
     mask_rate: float = 0.15
     """masked-moves: share of a history's moves chosen for prediction."""
+    attention_dim: int = 64
+    """masked-moves: width of the attention encoder (a policy starting from it needs the
+    same)."""
     window: int = 2
     """glove: moves within this many plies co-occur."""
     torch_threads: int = 1
@@ -174,7 +177,7 @@ def run(args: Args) -> dict:
     try:
         if task == "digits-capsules":
             cfg = SupervisedConfig(epochs=epochs, patience=10, seed=args.seed)
-            metrics = auxiliary.capsules(data, cfg, tracker)
+            metrics = auxiliary.capsules(data, datasets.moved_images(data.x_test), cfg, tracker)
         elif task.startswith("digits-"):
             cfg = SupervisedConfig(net=auxiliary.NETS[task], epochs=epochs,
                                    patience=15, seed=args.seed)
@@ -200,15 +203,20 @@ def run(args: Args) -> dict:
         elif task == "som":
             metrics = auxiliary.som(data, replace(gen, learning_rate=0.5), tracker)
         elif task == "masked-moves":
+            from ludus import envs
             from ludus.agents.auxiliary.masked import MaskedConfig
+            from ludus.envs.history import encode
 
-            metrics = auxiliary.masked_moves(data, MaskedConfig(
-                mask_rate=args.mask_rate, steps=epochs, seed=args.seed), tracker)
+            metrics = auxiliary.masked_moves(
+                data, envs.make_game(data.game, 1).num_actions, encode,
+                MaskedConfig(dim=args.attention_dim, mask_rate=args.mask_rate, steps=epochs,
+                             seed=args.seed), tracker)
         elif task == "glove":
             from ludus.agents.auxiliary.embeddings import GloVeConfig
 
-            metrics = auxiliary.glove(data, GloVeConfig(window=args.window, epochs=epochs,
-                                                        seed=args.seed), tracker)
+            metrics = auxiliary.glove(datasets.move_sequences(data), data.obs.shape[1:3],
+                                      GloVeConfig(window=args.window, epochs=epochs,
+                                                  seed=args.seed), tracker)
         else:
             from ludus.league.recorder import behaviour_clone
 

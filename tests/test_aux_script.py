@@ -70,3 +70,25 @@ def test_bad_input_gets_one_line(tmp_path, capsys):
         assert run(tmp_path / "runs", *argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and "\n" not in err, err
+
+
+def test_lecture_tasks_run_and_draw(tmp_path):
+    """digits-capsules, glove and masked-moves end to end, briefly."""
+    from ludus.agents.files import atomic_write
+    from ludus.league.recorder import record, record_moves, save_dataset
+
+    assert run(tmp_path, "--task", "digits-capsules", "--epochs", "1") == 0
+    summary = json.loads(next(tmp_path.glob("digits-capsules__*/summary.json")).read_text())
+    assert {"caps/test/accuracy", "cnn/test/accuracy", "caps/shift_left_accuracy"} <= set(summary)
+    save_dataset(record("tictactoe", "minimax", "random", 20, seed=1), tmp_path / "ttt.npz")
+    assert run(tmp_path, "--task", "glove", "--dataset", str(tmp_path / "ttt.npz"),
+               "--epochs", "50") == 0
+    assert next(tmp_path.glob("glove__*/embeddings.png")).stat().st_size > 0
+    atomic_write(tmp_path / "moves.npz",
+                 record_moves("tictactoe", "minimax", "minimax", 40, 2, seed=0).to_bytes())
+    assert run(tmp_path, "--task", "masked-moves", "--dataset", str(tmp_path / "moves.npz"),
+               "--epochs", "20") == 0
+    folder = next(tmp_path.glob("masked-moves__*"))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert {"masked/accuracy", "baseline/bigram", "baseline/majority"} <= set(summary)
+    assert (folder / "loss.png").exists() and (folder / "model" / "model.safetensors").exists()

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ludus.envs.datasets import MoveRecords
-from ludus.envs.history import encode
 from ludus.nets import AttentionEncoder
+
+Encoder = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+"""encode(actions (n, L), mine (n, L), num_actions) -> histories (n, L, num_actions + 2):
+the game's history observation (envs.history.encode), given by the caller."""
 
 
 @dataclass
@@ -66,12 +69,12 @@ class MaskedMoveModel(nn.Module):
 
 
 class Positions:
-    """Positions of recorded games as (history, player to move's flags), sampled by game."""
+    """Positions of recorded games (an envs.datasets.MoveRecords) as (history, player to
+    move's flags), sampled by game."""
 
-    def __init__(self, records: MoveRecords, games: np.ndarray) -> None:
+    def __init__(self, records: Any, games: np.ndarray) -> None:
         self.records, self.games = records, games
         self.lengths = (records.moves[games] >= 0).sum(1)  # (G,) plies of each game
-        self.num_actions = {"connect_four": 7, "tictactoe": 9}[records.game]
 
     def sample(self, count: int, rng: np.random.Generator
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,7 +91,7 @@ class Positions:
 
 
 def mask_moves(moves: np.ndarray, mine: np.ndarray, first: np.ndarray, num_actions: int,
-               rate: float, rng: np.random.Generator
+               rate: float, rng: np.random.Generator, encode: Encoder
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """BERT's corruption: (inputs (n, L, A + 2), chosen (n, L) bool, replaced (n, L) bool:
     the chosen steps given the mask token). Only the players' own moves (after `first`
@@ -109,11 +112,10 @@ def mask_moves(moves: np.ndarray, mine: np.ndarray, first: np.ndarray, num_actio
         torch.as_tensor(replaced)
 
 
-def baselines(records: MoveRecords, train: np.ndarray, moves: np.ndarray, replaced: np.ndarray
-              ) -> dict[str, float]:
+def baselines(records: Any, train: np.ndarray, moves: np.ndarray, replaced: np.ndarray,
+              a: int) -> dict[str, float]:
     """Accuracy on the replaced moves of two guesses without a model: the most common move
     of the training games, and the most common move after the one before it (bigram)."""
-    a = {"connect_four": 7, "tictactoe": 9}[records.game]
     games = records.moves[train].astype(np.int64)
     flat = games[games >= 0]
     majority = int(np.bincount(flat, minlength=a).argmax())
@@ -130,20 +132,19 @@ def baselines(records: MoveRecords, train: np.ndarray, moves: np.ndarray, replac
             "baseline/bigram": float((target == bigram).mean())}
 
 
-def train_masked(records: MoveRecords, cfg: MaskedConfig,
+def train_masked(records: Any, num_actions: int, encode: Encoder, cfg: MaskedConfig,
                  log: Callable[[dict[str, float], int], None] | None = None
                  ) -> tuple[MaskedMoveModel, dict[str, float]]:
-    """Train on all but `held_out` of the games (split by game); returns the model and its
-    held-out accuracy on the masked moves (and on every chosen move), with the baselines'."""
+    """Train on all but `held_out` of the recorded games (records.moves (G, L), -1 past a
+    game's end; records.openings (G,) random first moves), split by game; returns the model
+    and its held-out accuracy on the masked moves (and on every chosen move), with the
+    baselines'."""
     cfg.validate()
-    if records.game not in ("connect_four", "tictactoe"):
-        raise ValueError(f"masked-move pretraining reads connect_four or tictactoe records, "
-                         f"not {records.game}")
     rng = np.random.default_rng(cfg.seed)
     order = rng.permutation(len(records))
     cut = max(1, int(round(cfg.held_out * len(records))))
     held, train = Positions(records, order[:cut]), Positions(records, order[cut:])
-    a, length = train.num_actions, records.moves.shape[1]
+    a, length = num_actions, records.moves.shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = MaskedMoveModel(length, a, cfg)
@@ -153,7 +154,7 @@ def train_masked(records: MoveRecords, cfg: MaskedConfig,
                                                  * 0.5 * (1 + np.cos(np.pi * s / cfg.steps)))
     for step in range(1, cfg.steps + 1):
         moves, mine, first = train.sample(cfg.batch_size, rng)
-        x, chosen, _ = mask_moves(moves, mine, first, a, cfg.mask_rate, rng)
+        x, chosen, _ = mask_moves(moves, mine, first, a, cfg.mask_rate, rng, encode)
         logits = model(x)
         loss = nn.functional.cross_entropy(logits[chosen], torch.as_tensor(moves)[chosen])
         optimizer.zero_grad(set_to_none=True)
@@ -165,7 +166,8 @@ def train_masked(records: MoveRecords, cfg: MaskedConfig,
             log({"masked/loss": float(loss.detach())}, step)
     test_rng = np.random.default_rng(cfg.seed + 1)  # the same held-out positions every time
     moves, mine, first = held.sample(4000, test_rng)
-    x, chosen, replaced = mask_moves(moves, mine, first, a, cfg.mask_rate, test_rng)
+    x, chosen, replaced = mask_moves(moves, mine, first, a, cfg.mask_rate, test_rng,
+                                      encode)
     model.eval()
     with torch.no_grad():
         guess = model(x).argmax(-1).numpy()
@@ -173,5 +175,5 @@ def train_masked(records: MoveRecords, cfg: MaskedConfig,
     out = {"masked/accuracy": float((guess == target)[replaced.numpy()].mean()),
            "masked/chosen_accuracy": float((guess == target)[chosen.numpy()].mean()),
            "masked/held_out_moves": int(replaced.sum()),
-           **baselines(records, order[cut:], moves, replaced.numpy())}
+           **baselines(records, order[cut:], moves, replaced.numpy(), a)}
     return model, out

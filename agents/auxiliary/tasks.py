@@ -184,20 +184,13 @@ def som(data: Any, cfg: GenerativeConfig, tracker: Tracker) -> dict[str, float]:
             "som/neighbour_distance_ratio": model.neighbour_distance()}
 
 
-TRANSFORMS = {  # name: (shift (down, right) in pixels, scale about the centre)
-    "shift_up": ((-1.0, 0.0), 1.0), "shift_down": ((1.0, 0.0), 1.0),
-    "shift_left": ((0.0, -1.0), 1.0), "shift_right": ((0.0, 1.0), 1.0),
-    "scale_0.8": ((0.0, 0.0), 0.8), "scale_1.2": ((0.0, 0.0), 1.2),
-}
-"""Test digits moved within the 8x8 frame: what the capsules are compared on."""
-
-
-def capsules(data: Any, cfg: SupervisedConfig, tracker: Tracker) -> dict[str, float]:
+def capsules(data: Any, moved: dict[str, np.ndarray], cfg: SupervisedConfig, tracker: Tracker
+             ) -> dict[str, float]:
     """A capsule net (nets.capsules: routing by agreement, margin loss, reconstruction) and
     the digits CNN trained on the same split, both tested on the test digits as they are
-    and shifted or scaled (TRANSFORMS, never seen in training). Picture: test digits over
-    their reconstructions from the true class's capsule."""
-    from ludus.envs.datasets import transform_images
+    and as `moved` gives them (name -> data.x_test shifted or scaled, never seen in
+    training). Picture: test digits over their reconstructions from the true class's
+    capsule."""
     from ludus.nets.capsules import CapsNet
 
     if data.x_train.ndim != 4 or data.num_classes < 2:
@@ -211,14 +204,13 @@ def capsules(data: Any, cfg: SupervisedConfig, tracker: Tracker) -> dict[str, fl
     cnn = Predictor(NETS["digits-cnn"], data.x_train.shape[1:], data.num_classes)
     out.update({f"cnn/{k}": v for k, v in fit(cnn, data, dataclasses.replace(
         cfg, net=NETS["digits-cnn"], loss="cross_entropy")).items()})
-    for name, (shift, scale) in TRANSFORMS.items():
-        moved = transform_images(data.x_test, shift, scale)
+    for name, x in moved.items():
         for model, key in ((caps, "caps"), (cnn, "cnn")):
-            accuracy = float((predict(model, moved).argmax(-1) == data.y_test).mean())
+            accuracy = float((predict(model, x).argmax(-1) == data.y_test).mean())
             out[f"{key}/{name}_accuracy"] = accuracy
     for key in ("caps", "cnn"):
         out[f"{key}/moved_accuracy"] = float(np.mean([out[f"{key}/{n}_accuracy"]
-                                                      for n in TRANSFORMS]))
+                                                      for n in moved]))
     with torch.no_grad():
         caps.eval()
         caps(torch.as_tensor(data.x_test[:10]))
@@ -232,19 +224,18 @@ def capsules(data: Any, cfg: SupervisedConfig, tracker: Tracker) -> dict[str, fl
     return out
 
 
-def glove(data: Any, cfg: Any, tracker: Tracker, random_draws: int = 20) -> dict[str, Any]:
-    """GloVe embeddings of the cells that recorded games' moves fill (data: an
-    envs.datasets.GameDataset of a board game), probed for each cell's column and row, which
-    they were never told, beside the same probe on random embeddings of equal size (leave-
-    one-out accuracy, Wilson 95% intervals). Picture: the embeddings' first two principal
-    components, each point labelled row,col and coloured by column."""
+def glove(sequences: list[np.ndarray], board: tuple[int, int], cfg: Any, tracker: Tracker,
+          random_draws: int = 20) -> dict[str, Any]:
+    """GloVe embeddings of the cells (row * cols + col) that recorded games' moves fill
+    (`sequences`: envs.datasets.move_sequences of a (rows, cols) board game), probed for
+    each cell's column and row, which they were never told, beside the same probe on random
+    embeddings of equal size (leave-one-out accuracy, Wilson 95% intervals). Picture: the
+    embeddings' first two principal components, labelled row,col, coloured by column."""
     from ludus.agents.auxiliary.embeddings import cooccurrence, probe_accuracy, train_glove
     from ludus.agents.evaluate import wilson
-    from ludus.envs.datasets import move_sequences
 
     cfg.validate()
-    sequences = move_sequences(data)
-    rows, cols = data.obs.shape[1:3]
+    rows, cols = board
     vocab = rows * cols
     counts = cooccurrence(sequences, vocab, cfg.window)
     vectors, losses = train_glove(counts, cfg, _logger(tracker))
@@ -285,10 +276,12 @@ def _embedding_picture(tracker: Tracker, vectors: np.ndarray, rows: int, cols: i
     return path
 
 
-def masked_moves(records: Any, cfg: Any, tracker: Tracker) -> dict[str, Any]:
-    """Masked-move pretraining (agents/auxiliary/masked.py) on recorded whole games: held-out
-    accuracy on the masked moves beside the majority-move and bigram guesses, the model as
-    a checkpoint (`model/`, whose encoder a policy on `<game>_moves` can start from), and a
+def masked_moves(records: Any, num_actions: int, encode: Any, cfg: Any, tracker: Tracker
+                 ) -> dict[str, Any]:
+    """Masked-move pretraining (agents/auxiliary/masked.py) on recorded whole games (an
+    envs.datasets.MoveRecords; `encode` its game's history observation): held-out accuracy
+    on the masked moves beside the majority-move and bigram guesses, the model as a
+    checkpoint (`model/`, whose encoder a policy on `<game>_moves` can start from), and a
     picture of the training loss."""
     from matplotlib.figure import Figure
 
@@ -299,7 +292,7 @@ def masked_moves(records: Any, cfg: Any, tracker: Tracker) -> dict[str, Any]:
     def log(metrics: dict[str, float], step: int) -> None:
         losses.append((step, metrics["masked/loss"]))
         tracker.log(metrics, step)
-    model, out = train_masked(records, cfg, log)
+    model, out = train_masked(records, num_actions, encode, cfg, log)
     length, width = model.encoder.tokens, model.encoder.embed.in_features
     save_checkpoint(tracker.run_dir / "model", model, {
         "kind": "masked_moves", "game": records.game, "input_shape": [length, width],
