@@ -7,6 +7,7 @@ allow_pickle=False and written atomically."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,37 +160,13 @@ class GameDataset:
     def to_bytes(self) -> bytes:
         """The dataset as a compressed .npz (no pickled objects), for an atomic writer
         (ludus.league.recorder.save_dataset) to put on disk."""
-        import io
-        import json
-
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, obs=self.obs, mask=self.mask, action=self.action,
-                            probs=self.probs, outcome=self.outcome, game_index=self.game_index,
-                            meta=np.array(json.dumps({"game": self.game, **self.info})))
-        return buffer.getvalue()
+        return npz_bytes({k: getattr(self, k) for k in GAME_ARRAYS}, {"game": self.game, **self.info})
 
     @classmethod
     def load(cls, path: Path | str) -> GameDataset:
         """Read a dataset written by to_bytes(); a missing, foreign or inconsistent file is
         one error naming it (arrays are read without pickle)."""
-        import json
-        import zipfile
-
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"game dataset {path} does not exist")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                arrays = {k: z[k] for k in ("obs", "mask", "action", "probs", "outcome",
-                                            "game_index")}
-            if not isinstance(meta, dict) or not isinstance(meta.get("game"), str):
-                raise ValueError("its meta names no game")
-            check_dataset(arrays)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path} is not a ludus game dataset: "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                             ) from None
+        meta, arrays = read_npz(path, "ludus game dataset", GAME_ARRAYS, check_dataset)
         return cls(meta.pop("game"), **arrays, info=meta)
 
     def split(self, val: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -219,35 +196,55 @@ class MoveRecords:
 
     def to_bytes(self) -> bytes:
         """A compressed .npz (no pickled objects) for an atomic writer."""
-        import io
-        import json
-
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, moves=self.moves, openings=self.openings,
-                            meta=np.array(json.dumps({"game": self.game, **self.info})))
-        return buffer.getvalue()
+        return npz_bytes({"moves": self.moves, "openings": self.openings},
+                         {"game": self.game, **self.info})
 
     @classmethod
     def load(cls, path: Path | str) -> MoveRecords:
         """Read records written by to_bytes(); a missing or foreign file is one error."""
-        import json
-        import zipfile
-
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"move records {path} do not exist")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta, moves, openings = json.loads(str(z["meta"])), z["moves"], z["openings"]
-            if not isinstance(meta, dict) or not isinstance(meta.get("game"), str):
-                raise ValueError("its meta names no game")
+        def check(arrays: dict[str, np.ndarray]) -> None:
+            moves, openings = arrays["moves"], arrays["openings"]
             if moves.ndim != 2 or openings.shape != (len(moves),) or moves.dtype.kind not in "iu":
                 raise ValueError(f"moves {moves.shape} and openings {openings.shape} disagree")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path} is not a ludus move record: "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                             ) from None
-        return cls(meta.pop("game"), moves, openings, meta)
+        meta, arrays = read_npz(path, "ludus move record", ("moves", "openings"), check)
+        return cls(meta.pop("game"), arrays["moves"], arrays["openings"], meta)
+
+
+GAME_ARRAYS = ("obs", "mask", "action", "probs", "outcome", "game_index")
+
+
+def npz_bytes(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes:
+    """Arrays and a JSON meta (with a "game") as a compressed .npz, without pickled objects."""
+    import io
+    import json
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays, meta=np.array(json.dumps(meta)))
+    return buffer.getvalue()
+
+
+def read_npz(path: Path | str, what: str, keys: tuple[str, ...],
+             check: Callable[[dict[str, np.ndarray]], None]) -> tuple[dict[str, Any],
+                                                                     dict[str, np.ndarray]]:
+    """(meta, arrays) of an .npz written by npz_bytes, read without pickle; a missing file,
+    a foreign one or arrays that fail `check` are one error naming the file."""
+    import json
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta, arrays = json.loads(str(z["meta"])), {k: z[k] for k in keys}
+        if not isinstance(meta, dict) or not isinstance(meta.get("game"), str):
+            raise ValueError("its meta names no game")
+        check(arrays)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a {what}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                         ) from None
+    return meta, arrays
 
 
 def check_dataset(arrays: dict[str, np.ndarray]) -> None:
