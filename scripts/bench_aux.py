@@ -3,7 +3,7 @@ and the wall time of each training run on this machine.
 
     python scripts/bench_aux.py                     # every task, seed 0
     python scripts/bench_aux.py --seeds 0 1 2       # the classifiers over three splits
-    python scripts/bench_aux.py --tasks digits-mlp digits-cnn --bc-run runs/bc__0__<time>
+    python scripts/bench_aux.py --tasks digits-mlp --runs runs/bc__0__<time> runs/masked-moves__0__<time>
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ TARGETS = {  # task: (headline metric, check of a run's metrics, target text)
                           ">= 0.90 (beside the MLP)"),
     "digits-mlp": ("test/accuracy", lambda m: m["test/accuracy"] >= 0.97, ">= 0.97 in < 60 s"),
     "digits-cnn": ("test/accuracy", lambda m: m["test/accuracy"] >= 0.985, ">= 0.985 in < 60 s"),
+    "bc": ("agreement", lambda m: m["agreement"] >= 0.8 and m["wins_vs_random"] >= 0.95,
+           ">= 0.80 and >= 0.95 wins vs random"),
     "digits-capsules": ("caps/test/accuracy", lambda m: m["caps/test/accuracy"] >= 0.98,
                         ">= 0.98; shifted/scaled beside the CNN"),
+    "masked-moves": ("masked/accuracy", lambda m: m["masked/accuracy"] >= 0.6
+                     and m["masked/accuracy"] > m["baseline/bigram"], ">= 0.60, above bigram"),
     "glove": ("probe/column", lambda m: m["probe/column_interval"][0]
               > m["probe/column_random_interval"][1],
               "column probe's interval above random embeddings'"),
@@ -46,6 +50,7 @@ DETAILS = {"sequence-lstm": ("sine/mse", "sine/repeat_last_mse", "copy/accuracy"
                              "copy/mlp_accuracy", "copy/delay"),
            "autoencoder": ("test/mean_image_mse",),
            "glove": ("probe/column_random", "probe/row", "probe/row_random"),
+           "masked-moves": ("baseline/bigram", "baseline/majority", "games"),
            "digits-capsules": ("cnn/test/accuracy", "caps/moved_accuracy", "cnn/moved_accuracy"),
            "gan": ("gan/min_class_freq", "gan/max_class_freq", "judge/test_accuracy"),
            "rbm": ("rbm/first_error", "rbm/error_falls"),
@@ -58,13 +63,13 @@ DETAILS["sequence-gru"] = DETAILS["sequence-attention"] = DETAILS["sequence-lstm
 class Bench:
     """Run the auxiliary tasks and compare with their targets."""
 
-    tasks: tuple[str, ...] = tuple(t for t in TASKS if t != "bc")
-    """Tasks to run (bc records 9000 games: give --bc-run to read a finished one instead;
-    glove records 1000, about 2.5 minutes)."""
+    tasks: tuple[str, ...] = tuple(t for t in TASKS if t not in ("bc", "masked-moves"))
+    """Tasks to run (bc and masked-moves record 9000 and 4000 games and train for long:
+    give --runs with finished ones instead; glove records 1000, about 2.5 minutes)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds (data split, weights) per task."""
-    bc_run: str | None = None
-    """A finished `aux.py --task bc` run folder to report."""
+    runs: tuple[str, ...] = ()
+    """Finished `aux.py` run folders (any task) to report against their targets."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,18 +83,20 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 m = run(Args(task=task, seed=seed, run_dir=tmp, console=False))
                 seconds = time.perf_counter() - start
-                metric, check, target = TARGETS[task]
-                ok = check(m) and (seconds < 60 or task not in ("digits-mlp", "digits-cnn"))
-                details = "  ".join(f"{k} {m[k]:.4g}" for k in DETAILS.get(task, ()))
-                print(f"{task:18s} seed {seed}  {metric} {m[metric]:.4f}  ({target}: "
-                      f"{'met' if ok else 'MISSED'})  {seconds:5.1f} s  {details}", flush=True)
-    if bench.bc_run:
-        m = json.loads((Path(bench.bc_run) / "summary.json").read_text())
-        ok = m["agreement"] >= 0.8 and m["wins_vs_random"] >= 0.95
-        print(f"{'bc':18s} agreement {m['agreement']:.4f}  wins vs random "
-              f"{m['wins_vs_random']:.3f}  (>= 0.80 and >= 0.95: {'met' if ok else 'MISSED'})  "
-              f"positions {m['positions']:.0f}")
+                report(task, f"seed {seed}", m, f"{seconds:5.1f} s", seconds)
+    for folder in bench.runs:
+        task = Path(folder).name.split("__")[0]
+        report(task, "run", json.loads((Path(folder) / "summary.json").read_text()), folder)
     return 0
+
+
+def report(task: str, label: str, m: dict, note: str, seconds: float = 0.0) -> None:
+    """One line: the task's headline metric, its target and whether it was met."""
+    metric, check, target = TARGETS[task]
+    ok = check(m) and (seconds < 60 or task not in ("digits-mlp", "digits-cnn"))
+    details = "  ".join(f"{k} {m[k]:.4g}" for k in DETAILS.get(task, ()))
+    print(f"{task:18s} {label}  {metric} {m[metric]:.4f}  ({target}: "
+          f"{'met' if ok else 'MISSED'})  {note}  {details}", flush=True)
 
 
 if __name__ == "__main__":
