@@ -65,6 +65,9 @@ def test_bad_input_gets_one_line(tmp_path, capsys):
         (["--task", "glove", "--dataset", str(tmp_path / "ttt.npz"), "--window", "0"],
          "window"),
         (["--task", "sequence-attention", "--context", "10"], "longer than the attention"),
+        (["--task", "masked-moves", "--mask-rate", "1.5"], "mask_rate must be in (0, 1)"),
+        (["--task", "masked-moves", "--dataset", str(tmp_path / "ttt.npz")],
+         "is not a ludus move record"),
     ]
     for argv, message in cases:
         assert run(tmp_path / "runs", *argv) == 2, argv
