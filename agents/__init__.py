@@ -1,4 +1,4 @@
-"""Agents: DQN, REINFORCE, A2C, PPO and recurrent PPO, with the machinery they share
+"""Agents: DQN, REINFORCE, A2C, PPO, recurrent PPO, SAC and TD3, with the machinery they share
 (rollout storage and GAE, replay buffers, the training loop, checkpoints, tracking)."""
 
 from ludus.agents.checkpoint import CheckpointError, load_policy

@@ -55,7 +55,7 @@ class A2C(ActorCriticAgent):
             mask = None if s.action_mask is None else s.action_mask.flatten(0, 1)
             logits, values, _ = self.net(s.obs.flatten(0, 1), None, None, mask)
             advantages, returns = advantages.flatten(), returns.flatten()
-            actions = s.actions.flatten()
+            actions = s.actions.flatten(0, 1)
         metrics = policy_gradient_step(self, logits, values, actions, advantages, returns)
         self.update_norms()
         self.num_updates += 1

@@ -77,9 +77,11 @@ def as_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None
 
 
 def sample_logits(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Sample from Categorical(logits) by the Gumbel-max trick, using the given generator."""
-    u = torch.rand(logits.shape, generator=generator, device=logits.device)
-    return (logits - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
+    """Sample from Categorical(logits) (..., A) with the given generator; masked logits get
+    probability 0."""
+    probs = torch.softmax(logits, -1)
+    return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1,
+                             generator=generator).reshape(probs.shape[:-1])
 
 
 def log_prob_entropy(logits: torch.Tensor, actions: torch.Tensor, with_entropy: bool = True
@@ -168,11 +170,11 @@ def policy_gradient_step(agent: Any, logits: torch.Tensor, values: torch.Tensor,
                          ) -> dict[str, float]:
     """One step on -A log pi(a|s) + vf_coef (V - G)^2 - ent_coef H (A2C and REINFORCE).
 
-    `agent` provides cfg (ent_coef, vf_coef, max_grad_norm, norm_adv), optimizer, params and
-    global_step.
+    `agent` provides cfg (ent_coef, vf_coef, max_grad_norm, norm_adv), its action
+    distribution `dist`, optimizer, params and global_step.
     """
     cfg = agent.cfg
-    log_prob, entropy = log_prob_entropy(logits, actions)
+    log_prob, entropy = agent.dist.log_prob_entropy(logits, actions)
     if cfg.norm_adv:
         advantages = normalize(advantages)
     pg_loss = -(advantages * log_prob).mean()

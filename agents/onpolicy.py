@@ -11,8 +11,9 @@ import torch
 
 from ludus.agents.checkpoint import freeze_encoder, load_encoder
 from ludus.agents.core import Step, as_tensor, load_sampler_train_state, sampler_train_state, split_obs
+from ludus.agents.distributions import StateDependentNoise, distribution, to_env
 from ludus.agents.storage import RolloutStorage
-from ludus.nets import NetSpec, build_net, num_actions, observation_space
+from ludus.nets import NetSpec, RunningNorm, build_net, is_continuous, observation_space
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int8): torch.int8}
 
@@ -65,6 +66,13 @@ class OnPolicyConfig(PolicyGradientConfig):
     """Anneal the learning rate linearly to 0 over training."""
     gae_lambda: float = 0.95
     """GAE lambda (1.0 gives Monte-Carlo advantages)."""
+    sde_sample_freq: int = -1
+    """With net.sde (gSDE): redraw the exploration matrices every this many steps (-1: only
+    at the start of each rollout)."""
+    norm_reward: bool = False
+    """Scale rewards by the running standard deviation of the discounted return, clipped to
+    +-10 (Stable-Baselines3's VecNormalize, the zoo's `normalize: true`); episode returns are
+    still reported unscaled."""
 
 
 class ActorCriticAgent:
@@ -78,12 +86,20 @@ class ActorCriticAgent:
         self.cfg, self.device = cfg, torch.device(device)
         self.net, self.params = policy_net(cfg, obs_space, action_space, seed, self.device)
         box = observation_space(obs_space)
+        self.action_space, self.dist = action_space, distribution(action_space)
+        head = self.net.policy_head
+        self.sde = StateDependentNoise(head) if getattr(head, "sde", False) else None
+        continuous = is_continuous(action_space)
         self.storage = RolloutStorage(
             cfg.num_steps, cfg.num_envs, box.shape, TORCH_DTYPES.get(box.dtype, torch.float32),
-            num_actions(action_space), isinstance(obs_space, gym.spaces.Dict), self.device)
+            0 if continuous else int(action_space.n), isinstance(obs_space, gym.spaces.Dict),
+            self.device, action_space.shape if continuous else ())
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.state = self.net.initial_state(cfg.num_envs, self.device)
         self.episode_start = torch.ones(cfg.num_envs, device=self.device)
+        # the running variance of the discounted return that norm_reward divides by
+        self.return_norm = RunningNorm(()).to(self.device) if cfg.norm_reward else None
+        self.discounted_return = torch.zeros(cfg.num_envs, device=self.device)
         self.num_updates = 0
         self.global_step = 0
         self.progress = 0.0  # fraction of the budget spent, set by the training loop
@@ -99,7 +115,8 @@ class ActorCriticAgent:
 
     @torch.no_grad()
     def act(self, obs: Any) -> np.ndarray:
-        """Sample actions and record obs, action, log-prob and value at the current slot."""
+        """Sample actions and record obs, action, log-prob and value at the current slot;
+        returns them as the env takes them (Box actions clipped to the bounds)."""
         s, t = self.storage, self.storage.step
         array, mask = split_obs(obs)
         obs_t = as_tensor(array, self.device)
@@ -110,10 +127,14 @@ class ActorCriticAgent:
         recurrent = self.net.recurrent
         logits, value, self.state = self._forward(obs_t, self.state, self.episode_start, mask_t,
                                                   need_value=recurrent)
-        log_p = torch.log_softmax(logits, -1)
-        actions = torch.multinomial(log_p.exp(), 1, generator=self.generator)
-        log_prob = log_p.gather(-1, actions).squeeze(-1)
-        actions = actions.squeeze(-1)
+        if self.sde is None:
+            actions = self.dist.sample(logits, self.generator)
+        else:
+            freq = self.cfg.sde_sample_freq
+            if t == 0 or (freq > 0 and t % freq == 0):
+                self.sde.reset(self.cfg.num_envs, self.generator)
+            actions = self.sde.sample(logits)
+        log_prob, _ = self.dist.log_prob_entropy(logits, actions, with_entropy=False)
         s.obs[t] = obs_t
         if mask_t is not None:
             s.action_mask[t] = mask_t
@@ -121,15 +142,21 @@ class ActorCriticAgent:
         if recurrent:
             s.values[t] = value
         s.episode_start[t] = self.episode_start
-        return actions.cpu().numpy()
+        return to_env(actions.cpu().numpy(), self.action_space)
 
     @torch.no_grad()
     def observe(self, step: Step) -> None:
         """Record reward and episode ends; value the final observation of truncated episodes."""
         s, t = self.storage, self.storage.step
-        s.rewards[t] = as_tensor(step.reward, self.device)
+        reward = as_tensor(step.reward, self.device).float()
         terminated = as_tensor(step.terminated, self.device).float()
         truncated = as_tensor(step.truncated, self.device).float()
+        if self.return_norm is not None:
+            self.discounted_return = self.discounted_return * self.cfg.gamma + reward
+            self.return_norm.update(self.discounted_return)
+            reward = (reward / torch.sqrt(self.return_norm.var + 1e-8)).clamp(-10.0, 10.0)
+            self.discounted_return *= 1.0 - torch.maximum(terminated, truncated)
+        s.rewards[t] = reward
         s.terminated[t], s.truncated[t] = terminated, truncated
         if step.truncated.any():
             s.final_values[t] = self.value(step.final_obs, self.state)
@@ -170,12 +197,18 @@ class ActorCriticAgent:
             norm.update(self.storage.obs.flatten(0, 1))
 
     def train_state(self) -> dict[str, Any]:
-        """Optimizer, sampler RNG and counters."""
-        return sampler_train_state(self)
+        """Optimizer, sampler RNG, counters and the reward scale's statistics."""
+        state = sampler_train_state(self)
+        if self.return_norm is not None:
+            state["return_norm"] = dict(self.return_norm.state_dict())
+        return state
 
     def load_train_state(self, state: dict[str, Any]) -> None:
         """Restore train_state(); the rollout restarts from fresh episodes."""
         load_sampler_train_state(self, state)
+        if self.return_norm is not None:
+            self.return_norm.load_state_dict(state["return_norm"])
+            self.discounted_return.zero_()
         self.storage.step = 0
         self.state = self.net.initial_state(self.cfg.num_envs, self.device)
         self.episode_start.fill_(1.0)

@@ -10,17 +10,21 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ludus.agents.core import as_tensor, sample_logits, split_obs
+from ludus.agents.core import as_tensor, split_obs
+from ludus.agents.distributions import DiagGaussian, SquashedGaussian, distribution, to_env
 from ludus.nets import State, observation_space
 
 
 class Policy:
     """Acts with a trained ActorCritic or QNetwork on batches of numpy observations.
 
-    Q networks act greedily: their action_probs put all mass on the best legal action. The
-    net acts in eval mode (dropout off, batch norm on its running statistics) and is handed
-    back in the mode it had: a learner's own net, seated as an opponent, keeps training in
-    train mode.
+    Q networks act greedily: their action_probs put all mass on the best legal action.
+    Policies over Box actions (PPO's Gaussian, SAC's squashed Gaussian, TD3's deterministic
+    actor) act in the env's units, within the Box bounds; deterministic=True takes the mode.
+    They have a density, not action probabilities: action_distribution() is their sibling of
+    action_probs(). The net acts in eval mode (dropout off, batch norm on its running
+    statistics) and is handed back in the mode it had: a learner's own net, seated as an
+    opponent, keeps training in train mode.
     """
 
     def __init__(self, net: torch.nn.Module, obs_space: gym.Space, action_space: gym.Space,
@@ -30,6 +34,8 @@ class Policy:
         self.obs_space, self.action_space = obs_space, action_space
         self.obs_shape = observation_space(obs_space).shape
         self.is_q = not hasattr(net, "policy_head")
+        self.dist = None if self.is_q else distribution(action_space,
+                                                        getattr(net, "action_dist", None))
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     @property
@@ -90,9 +96,17 @@ class Policy:
                 return logits[0], value[0], state
             return self.net(obs_t, None, None, mask_t, need_value)
 
+    @property
+    def continuous(self) -> bool:
+        """True for a policy over Box actions."""
+        return isinstance(self.action_space, gym.spaces.Box)
+
     def action_probs(self, obs: Any, state: State | None = None, action_mask: Any = None,
                      episode_start: Any = None) -> tuple[np.ndarray, State | None]:
         """Action probabilities (B, A), exactly 0 on illegal actions, and the next state."""
+        if self.continuous:
+            raise ValueError("a policy over Box actions has a density, not action "
+                             "probabilities: use action_distribution()")
         logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent,
                                        episode_start=episode_start)
         return torch.softmax(logits, -1).cpu().numpy(), state
@@ -100,10 +114,33 @@ class Policy:
     def act(self, obs: Any, state: State | None = None, action_mask: Any = None,
             deterministic: bool = False, episode_start: Any = None
             ) -> tuple[np.ndarray, State | None]:
-        """Actions (B,) sampled (or argmax when deterministic) and the next state;
+        """Actions (B,) or, for Box actions, (B, A), sampled (or the mode when deterministic)
+        and the next state;
         `episode_start` as in logits()."""
         # a recurrent critic must still advance its state; a feed-forward one can be skipped
         logits, _, state = self.logits(obs, state, action_mask, need_value=self.recurrent,
                                        episode_start=episode_start)
-        actions = logits.argmax(-1) if deterministic else sample_logits(logits, self.generator)
-        return actions.cpu().numpy(), state
+        if self.is_q or deterministic:
+            actions = logits.argmax(-1) if self.dist is None else self.dist.mode(logits)
+        else:
+            actions = self.dist.sample(logits, self.generator)
+        return to_env(actions.cpu().numpy(), self.action_space), state
+
+    def action_distribution(self, obs: Any, state: State | None = None,
+                            episode_start: Any = None
+                            ) -> tuple[np.ndarray, np.ndarray, State | None]:
+        """A Box-action policy's action distribution as (loc, scale, state): loc (B, A) is the
+        greedy action in the env's units (a Gaussian's mean before clipping to the bounds;
+        tanh of the mean, scaled to the bounds, for a squashed Gaussian); scale (B, A) is the
+        standard deviation of the Gaussian (for a squashed one, of the Gaussian before the
+        tanh; 0 for a deterministic actor); state is the next recurrent state."""
+        if not self.continuous:
+            raise ValueError("action_distribution is for policies over Box actions; "
+                             "use action_probs()")
+        params, _, state = self.logits(obs, state, need_value=self.recurrent,
+                                       episode_start=episode_start)
+        if isinstance(self.dist, DiagGaussian | SquashedGaussian):
+            scale = DiagGaussian.split(params)[1].exp()
+        else:
+            scale = torch.zeros_like(params)
+        return self.dist.mode(params).cpu().numpy(), scale.cpu().numpy(), state

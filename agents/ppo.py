@@ -14,8 +14,6 @@ from ludus.agents.checkpoint import load_policy
 from ludus.agents.core import (
     check_finite,
     gradient_step,
-    kl_divergence,
-    log_prob_entropy,
     normalize,
     set_learning_rate,
 )
@@ -129,8 +127,8 @@ class PPO(ActorCriticAgent):
                 obs, actions, old_logp, adv, ret, old_v = (x[idx] for x in data)
                 mask = None if mask_all is None else mask_all[idx]
                 logits, value, _ = self.net(obs, None, None, mask)
-            log_prob, entropy = log_prob_entropy(logits, actions, cfg.ent_coef > 0 or
-                                                 stats is not None)
+            log_prob, entropy = self.dist.log_prob_entropy(logits, actions, cfg.ent_coef > 0
+                                                           or stats is not None)
             log_ratio = log_prob - old_logp
             ratio = log_ratio.exp()
             if stats is not None or cfg.target_kl is not None:
@@ -153,7 +151,7 @@ class PPO(ActorCriticAgent):
             if self.teacher is not None:
                 with torch.no_grad():
                     teacher_logits = self.teacher(obs, None, None, mask, False)[0]
-                teacher_kl = kl_divergence(teacher_logits, logits).mean()
+                teacher_kl = self.dist.kl(teacher_logits, logits).mean()
                 loss = loss + self.teacher_kl_coef * teacher_kl
                 if stats is not None:
                     stats["loss/teacher_kl"].append(teacher_kl.detach())

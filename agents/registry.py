@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from ludus.agents.a2c import A2C, A2CConfig
 from ludus.agents.dqn import DQN, DQNConfig
 from ludus.agents.ppo import PPO, PPOConfig, RecurrentPPOConfig
 from ludus.agents.reinforce import Reinforce, ReinforceConfig
+from ludus.agents.sac import SAC, SACConfig
+from ludus.agents.td3 import TD3, TD3Config
 
 ALGOS: dict[str, tuple[type, type]] = {
     "dqn": (DQN, DQNConfig),
@@ -22,6 +25,8 @@ ALGOS: dict[str, tuple[type, type]] = {
     "a2c": (A2C, A2CConfig),
     "ppo": (PPO, PPOConfig),
     "ppo-lstm": (PPO, RecurrentPPOConfig),
+    "sac": (SAC, SACConfig),
+    "td3": (TD3, TD3Config),
 }
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -41,8 +46,10 @@ def algo_entry(algo: str) -> tuple[type, type]:
 
 
 def net_kind(algo: str) -> str:
-    """'q' for value-based algorithms, 'actor_critic' otherwise."""
-    return "q" if algo == "dqn" else "actor_critic"
+    """The kind of net (nets.build_net) an algorithm's checkpoints hold: 'q' for DQN, the
+    actor's kind for SAC and TD3, 'actor_critic' otherwise."""
+    agent_cls, _ = algo_entry(algo)
+    return {"dqn": "q"}.get(algo, getattr(agent_cls, "kind", "actor_critic"))
 
 
 def make_agent(algo: str, cfg: Any, obs_space: gym.Space, action_space: gym.Space,
@@ -130,6 +137,19 @@ def from_dict(cls: type, data: Any, where: str = "config") -> Any:
         raise ValueError(f"{where}: {exc.field_path} must be {kind}, got {value!r}"[:300]) from None
     except dacite.DaciteError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def tuned_config(algo: str, env_id: str) -> str | None:
+    """The name of the shipped tuned config for (algo, env_id), if there is one: the file
+    agents/configs/<algo>_<env>.yaml whose algo and env_id are these, <env> being the env
+    id without namespace or version, lower-cased (LunarLanderContinuous-v3 ->
+    sac_lunarlandercontinuous, spiel:kuhn_poker -> ppo_kuhn_poker)."""
+    env = re.sub(r"-v\d+$", "", re.split(r"[/:]", env_id)[-1]).lower().replace("-", "")
+    name = f"{algo.replace('-', '_')}_{env}"
+    if not (CONFIG_DIR / f"{name}.yaml").exists():
+        return None
+    data = load_config_file(name)
+    return name if (data.get("algo"), data.get("env_id")) == (algo, env_id) else None
 
 
 def load_config_file(path_or_name: str) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from ludus.agents.core import (
     as_tensor,
     load_sampler_train_state,
     policy_gradient_step,
-    sample_logits,
     sampler_train_state,
     split_obs,
 )
+from ludus.agents.distributions import distribution, to_env
 from ludus.agents.onpolicy import PolicyGradientConfig, policy_net
 from ludus.agents.storage import discounted_returns
 
@@ -42,6 +42,7 @@ class Reinforce:
             raise ValueError("REINFORCE here is feed-forward; use ppo-lstm for recurrent nets")
         self.cfg, self.device = cfg, torch.device(device)
         self.net, self.params = policy_net(cfg, obs_space, action_space, seed, self.device)
+        self.action_space, self.dist = action_space, distribution(action_space)
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.running: list[dict[str, list]] = [self._empty() for _ in range(cfg.num_envs)]
@@ -55,16 +56,17 @@ class Reinforce:
 
     @torch.no_grad()
     def act(self, obs: Any) -> np.ndarray:
-        """Sample actions; remember each env's observation and action."""
+        """Sample actions (remembered with each env's observation); returned as the env takes
+        them."""
         array, mask = split_obs(obs)
         mask_t = None if mask is None else as_tensor(mask, self.device).bool()
         logits, _, _ = self.net(as_tensor(array, self.device), None, None, mask_t, False)
-        actions = sample_logits(logits, self.generator).cpu().numpy()
+        actions = self.dist.sample(logits, self.generator).cpu().numpy()
         for e, ep in enumerate(self.running):
             ep["obs"].append(np.array(array[e]))
             ep["mask"].append(None if mask is None else np.array(mask[e]))
             ep["actions"].append(actions[e])
-        return actions
+        return to_env(actions, self.action_space)
 
     @torch.no_grad()
     def observe(self, step: Step) -> None:

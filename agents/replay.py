@@ -18,7 +18,8 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...],
                  obs_dtype: np.dtype, num_actions: int, masked: bool, n_step: int = 1,
-                 gamma: float = 0.99) -> None:
+                 gamma: float = 0.99, action_shape: tuple[int, ...] = ()) -> None:
+        """`action_shape` () stores Discrete action indices; (A,) stores Box actions."""
         if capacity < num_envs:
             raise ValueError(f"buffer capacity {capacity} is below num_envs {num_envs}")
         self.capacity, self.num_envs = capacity // num_envs, num_envs
@@ -27,7 +28,8 @@ class ReplayBuffer:
         self.arrays: dict[str, np.ndarray] = {
             "obs": np.zeros((C, N, *obs_shape), dtype=obs_dtype),
             "next_obs": np.zeros((C, N, *obs_shape), dtype=obs_dtype),
-            "actions": np.zeros((C, N), dtype=np.int64),
+            "actions": np.zeros((C, N, *action_shape),
+                                dtype=np.float32 if action_shape else np.int64),
             "rewards": np.zeros((C, N), dtype=np.float32),
             "terminated": np.zeros((C, N), dtype=bool),
             "ended": np.zeros((C, N), dtype=bool),

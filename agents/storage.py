@@ -42,13 +42,15 @@ class RolloutStorage:
 
     def __init__(self, num_steps: int, num_envs: int, obs_shape: tuple[int, ...],
                  obs_dtype: torch.dtype, num_actions: int, masked: bool,
-                 device: torch.device) -> None:
+                 device: torch.device, action_shape: tuple[int, ...] = ()) -> None:
+        """`action_shape` () stores Discrete action indices; (A,) stores Box actions."""
         T, N = num_steps, num_envs
         self.num_steps, self.num_envs = T, N
         self.obs = torch.zeros((T, N, *obs_shape), dtype=obs_dtype, device=device)
         self.action_mask = torch.ones((T, N, num_actions), dtype=torch.bool, device=device) \
             if masked else None
-        self.actions = torch.zeros((T, N), dtype=torch.long, device=device)
+        self.actions = torch.zeros((T, N, *action_shape), device=device,
+                                   dtype=torch.float32 if action_shape else torch.long)
         self.log_probs = torch.zeros((T, N), device=device)
         self.values = torch.zeros((T, N), device=device)
         self.rewards = torch.zeros((T, N), device=device)

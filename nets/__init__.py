@@ -7,11 +7,13 @@ from ludus.nets.builder import (
     NetSpec,
     QNetwork,
     build_net,
+    is_continuous,
     num_actions,
     observation_space,
 )
 from ludus.nets.cnn import BoardCNN, NatureCNN
-from ludus.nets.heads import DuelingQHead, policy_head, q_head, value_head
+from ludus.nets.continuous import SquashedActor, TwinQ, squash_bounds
+from ludus.nets.heads import DuelingQHead, GaussianHead, policy_head, q_head, value_head
 from ludus.nets.layers import activation, layer_init
 from ludus.nets.masking import apply_mask, mask_value
 from ludus.nets.mlp import MLP
@@ -20,8 +22,9 @@ from ludus.nets.recurrent import RecurrentCore, State
 
 __all__ = [
     "MLP", "ActorCritic", "AttentionCore", "AttentionEncoder", "Body", "BoardCNN",
-    "DuelingQHead", "NatureCNN", "NetSpec", "QNetwork",
-    "RecurrentCore", "RunningNorm", "State", "activation", "apply_mask", "build_net",
+    "DuelingQHead", "GaussianHead", "NatureCNN", "NetSpec", "QNetwork", "is_continuous",
+    "RecurrentCore", "RunningNorm", "SquashedActor", "TwinQ", "squash_bounds", "State",
+    "activation", "apply_mask", "build_net",
     "layer_init", "mask_value", "num_actions", "observation_space", "policy_head", "q_head",
     "value_head",
 ]

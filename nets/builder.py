@@ -1,9 +1,11 @@
-"""Build an actor-critic or Q network from a small spec and the env's spaces."""
+"""Build an actor-critic, Q network or squashed actor from a small spec and the env's spaces."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -13,7 +15,8 @@ from torch import nn
 
 from ludus.nets.attention import AttentionCore, AttentionEncoder
 from ludus.nets.cnn import BoardCNN, NatureCNN
-from ludus.nets.heads import DuelingQHead, policy_head, q_head, value_head
+from ludus.nets.continuous import SquashedActor, TwinQ
+from ludus.nets.heads import DuelingQHead, GaussianHead, policy_head, q_head, value_head
 from ludus.nets.masking import apply_mask
 from ludus.nets.mlp import MLP
 from ludus.nets.normalize import RunningNorm
@@ -69,6 +72,11 @@ class NetSpec:
     """Q networks: dueling head."""
     obs_norm: bool = False
     """Normalise observations by running statistics kept in the net."""
+    log_std_init: float = 0.0
+    """Gaussian policies (Box actions): initial log standard deviation."""
+    sde: bool = False
+    """Gaussian policies: generalized state-dependent exploration (gSDE, Raffin et al. 2021;
+    feed-forward nets)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -98,8 +106,18 @@ def observation_space(space: gym.Space) -> gym.spaces.Box:
 def num_actions(space: gym.Space) -> int:
     """Number of actions of a Discrete action space."""
     if not isinstance(space, gym.spaces.Discrete):
-        raise ValueError(f"unsupported action space {space}; ludus heads need Discrete actions")
+        raise ValueError(f"unsupported action space {space}; this head needs Discrete actions "
+                         f"(policy-gradient agents also take one-dimensional Box actions)")
     return int(space.n)
+
+
+def is_continuous(space: gym.Space) -> bool:
+    """True for one-dimensional Box action spaces (Gaussian policies); False for Discrete;
+    anything else is an error naming the space."""
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return True
+    num_actions(space)
+    return False
 
 
 class Body(nn.Module):
@@ -169,7 +187,14 @@ class ActorCritic(nn.Module):
         box = observation_space(obs_space)
         self.actor = Body(spec, box)
         self.critic = None if spec.shared else Body(spec, box)
-        self.policy_head = policy_head(self.actor.out_dim, num_actions(action_space), spec.ortho_init)
+        self.continuous = is_continuous(action_space)
+        self.action_dist = "gaussian" if self.continuous else "categorical"
+        if spec.sde and (not self.continuous or spec.core != "none"):
+            raise ValueError("sde (gSDE) needs a feed-forward net over Box actions")
+        self.policy_head = GaussianHead(self.actor.out_dim, action_space.shape[0], spec.ortho_init,
+                                        spec.log_std_init, spec.sde) \
+            if self.continuous else policy_head(self.actor.out_dim, num_actions(action_space),
+                                                spec.ortho_init)
         self.value_head = value_head(self.actor.out_dim if spec.shared else self.critic.out_dim,
                                      spec.ortho_init)
         self.recurrent = spec.core != "none"
@@ -192,11 +217,14 @@ class ActorCritic(nn.Module):
                 episode_start: torch.Tensor | None = None, action_mask: torch.Tensor | None = None,
                 need_value: bool = True
                 ) -> tuple[torch.Tensor, torch.Tensor | None, State | None]:
-        """Return masked logits (.., A), value (..) or None, and the next state."""
+        """Return masked logits (.., A) (Box actions: Gaussian parameters (.., 2A)), value
+        (..) or None, and the next state."""
         k = len(state) // 2 if (state is not None and self.critic is not None) else None
         actor_state = state[:k] if k else state
         features, new_actor = self.actor(obs, actor_state, episode_start)
-        logits = apply_mask(self.policy_head(features), action_mask)
+        logits = self.policy_head(features)
+        if not self.continuous:
+            logits = apply_mask(logits, action_mask)
         value, new_critic = None, state[k:] if k else None
         if need_value:
             if self.critic is None:
@@ -237,11 +265,30 @@ class QNetwork(nn.Module):
         return apply_mask(self.q(self.body(obs)[0]), action_mask)
 
 
-NET_KINDS: dict[str, type[nn.Module]] = {"actor_critic": ActorCritic, "q": QNetwork}
+def squashed_actor(spec: NetSpec, obs_space: gym.Space, action_space: gym.Space,
+                   stochastic: bool = True) -> SquashedActor:
+    """SAC's (stochastic) or TD3's actor: an MLP of spec.hidden over flat observations."""
+    if spec.core != "none" or spec.obs_norm or spec.encoder not in ("auto", "mlp"):
+        raise ValueError("SAC and TD3 nets are MLPs over flat observations: set core='none', "
+                         "obs_norm=False and encoder='mlp'")
+    return SquashedActor(obs_space, action_space, spec.hidden, spec.activation, stochastic)
+
+
+def twin_q(spec: NetSpec, obs_space: gym.Space, action_space: gym.Space) -> TwinQ:
+    """SAC's and TD3's twin critics: MLPs of spec.hidden over [s, a]."""
+    return TwinQ(obs_space, action_space, spec.hidden, spec.activation)
+
+
+NET_KINDS: dict[str, Callable[[NetSpec, gym.Space, gym.Space], nn.Module]] = {
+    "actor_critic": ActorCritic, "q": QNetwork,
+    "squashed_gaussian": partial(squashed_actor, stochastic=True),  # SAC's actor
+    "deterministic": partial(squashed_actor, stochastic=False),  # TD3's actor
+    "twin_q": twin_q,
+}
 
 
 def build_net(spec: NetSpec, obs_space: gym.Space, action_space: gym.Space,
-              kind: Literal["actor_critic", "q"] = "actor_critic", seed: int | None = None
+              kind: str = "actor_critic", seed: int | None = None
               ) -> nn.Module:
     """Build a net for the spaces; with a seed the initial weights are reproducible.
 

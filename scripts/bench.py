@@ -1,14 +1,15 @@
-"""Benchmark ludus against Stable-Baselines3 side by side, in one process, on CartPole-v1
-with rl-baselines3-zoo's PPO and DQN settings.
+"""Benchmark ludus against Stable-Baselines3 side by side, in one process, with
+rl-baselines3-zoo's settings: PPO and DQN on CartPole-v1, SAC on Pendulum-v1.
 
 For every algorithm and seed it reports environment steps per second of training, the
-wall seconds of training until the greedy policy's mean return over 20 episodes reaches 475
-(evaluation time excluded, same evaluation code and schedule for both), and the ratios
-ludus/SB3. ludus runs twice: on its batched CartPole ("ludus") and on Gymnasium's
-SyncVectorEnv ("ludus-sync"), the same env class SB3 steps in its DummyVecEnv.
+wall seconds of training until the greedy policy's mean return reaches the target (CartPole:
+475 over 20 episodes; Pendulum: -200 over 10), evaluation time excluded, same evaluation
+code and schedule for both, and the ratios ludus/SB3. On CartPole ludus runs twice: on its
+batched CartPole ("ludus") and on Gymnasium's SyncVectorEnv ("ludus-sync"), the same env
+class SB3 steps in its DummyVecEnv.
 
-    python scripts/bench.py                       # ppo and dqn, seeds 1-5
-    python scripts/bench.py --algos ppo --seeds 1 2 --out bench.json
+    python scripts/bench.py                       # ppo, dqn and sac, seeds 1-5
+    python scripts/bench.py --algos sac --seeds 1 2 --out bench.json
 
 Needs the bench extra (stable-baselines3).
 """
@@ -32,27 +33,31 @@ from ludus import envs
 from ludus.agents import Trainer, split_config
 from ludus.agents.evaluate import evaluate
 from ludus.agents.files import atomic_write_json
-from ludus.agents.registry import load_config_file
+from ludus.agents.registry import load_config_file, tuned_config
 
-ENV_ID = "CartPole-v1"
+ENVS = {"ppo": "CartPole-v1", "dqn": "CartPole-v1", "sac": "Pendulum-v1"}
+"""The env each algorithm is benchmarked on."""
 
 
 @dataclass
 class BenchConfig:
     """Benchmark settings."""
 
-    algos: tuple[str, ...] = ("ppo", "dqn")
-    """Algorithms to compare (ppo, dqn)."""
+    algos: tuple[str, ...] = ("ppo", "dqn", "sac")
+    """Algorithms to compare (ppo, dqn, sac)."""
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
     """Seeds; each runs ludus, ludus on Gymnasium's SyncVectorEnv, and SB3."""
-    target: float = 475.0
-    """Greedy mean return that counts as solved."""
-    eval_episodes: int = 20
-    """Episodes per evaluation."""
-    eval_every: dict[str, int] = field(default_factory=lambda: {"ppo": 2048, "dqn": 2560})
+    target: dict[str, float] = field(default_factory=lambda: {"CartPole-v1": 475.0,
+                                                              "Pendulum-v1": -200.0})
+    """Greedy mean return that counts as solved, per env."""
+    eval_episodes: dict[str, int] = field(default_factory=lambda: {"CartPole-v1": 20,
+                                                                   "Pendulum-v1": 10})
+    """Episodes per evaluation, per env."""
+    eval_every: dict[str, int] = field(default_factory=lambda: {"ppo": 2048, "dqn": 2560,
+                                                                "sac": 1000})
     """Evaluation interval in environment steps, per algorithm."""
     sync: bool = True
-    """Also run ludus on Gymnasium's SyncVectorEnv."""
+    """Also run ludus on Gymnasium's SyncVectorEnv where it has a batched env of its own."""
     out: str | None = None
     """Write the results as JSON to this file."""
 
@@ -72,13 +77,15 @@ class SB3Policy:
 
 def run_ludus(algo: str, seed: int, bench: BenchConfig, vectorization: str) -> dict[str, Any]:
     """Train ludus with the shipped zoo config until solved or out of budget."""
-    data = load_config_file(f"{algo}_cartpole")
-    data.update(seed=seed, eval_every=bench.eval_every[algo], eval_episodes=bench.eval_episodes,
-                eval_target=bench.target, checkpoint_every=0, console=False,
+    env_id = ENVS[algo]
+    data = load_config_file(tuned_config(algo, env_id))
+    data.update(seed=seed, eval_every=bench.eval_every[algo],
+                eval_episodes=bench.eval_episodes[env_id], eval_target=bench.target[env_id],
+                checkpoint_every=0, console=False,
                 vectorization=vectorization, run_dir=tempfile.mkdtemp(prefix="ludus-bench-"),
                 run_name="run")
     run, cfg = split_config(data)
-    summary = Trainer(run, cfg, functools.partial(envs.make, ENV_ID)).train()
+    summary = Trainer(run, cfg, functools.partial(envs.make, env_id)).train()
     return {"solved": bool(summary["solved"]),
             "solve_seconds": summary["solved"]["train_seconds"] if summary["solved"] else None,
             "solve_steps": summary["solved"]["step"] if summary["solved"] else None,
@@ -87,16 +94,20 @@ def run_ludus(algo: str, seed: int, bench: BenchConfig, vectorization: str) -> d
 
 
 def sb3_model(algo: str, seed: int) -> tuple[Any, int]:
-    """The SB3 model with the zoo's CartPole-v1 settings, and its step budget."""
-    from stable_baselines3 import DQN, PPO
+    """The SB3 model with the zoo's settings, and its step budget."""
+    from stable_baselines3 import DQN, PPO, SAC
     from stable_baselines3.common.env_util import make_vec_env
 
+    env_id = ENVS[algo]
+    if algo == "sac":
+        env = make_vec_env(env_id, n_envs=1, seed=seed)
+        return SAC("MlpPolicy", env, learning_rate=1e-3, seed=seed, device="cpu"), 20_000
     if algo == "ppo":
-        env = make_vec_env(ENV_ID, n_envs=8, seed=seed)
+        env = make_vec_env(env_id, n_envs=8, seed=seed)
         return PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98,
                    n_epochs=20, ent_coef=0.0, learning_rate=lambda f: 1e-3 * f,
                    clip_range=lambda f: 0.2 * f, seed=seed, device="cpu"), 100_000
-    env = make_vec_env(ENV_ID, n_envs=1, seed=seed)
+    env = make_vec_env(env_id, n_envs=1, seed=seed)
     return DQN("MlpPolicy", env, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000,
                learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256,
                gradient_steps=128, exploration_fraction=0.16, exploration_final_eps=0.04,
@@ -108,7 +119,9 @@ def run_sb3(algo: str, seed: int, bench: BenchConfig) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
 
     model, budget = sb3_model(algo, seed)
-    every, eval_env = bench.eval_every[algo], functools.partial(envs.make, ENV_ID)
+    env_id = ENVS[algo]
+    every, eval_env = bench.eval_every[algo], functools.partial(envs.make, env_id)
+    episodes, target = bench.eval_episodes[env_id], bench.target[env_id]
 
     class Clock(BaseCallback):
         def _on_training_start(self) -> None:
@@ -120,10 +133,10 @@ def run_sb3(algo: str, seed: int, bench: BenchConfig) -> dict[str, Any]:
                 return True
             self.next_eval += every
             t = time.perf_counter()
-            mean = float(np.mean(evaluate(SB3Policy(self.model), eval_env, bench.eval_episodes,
+            mean = float(np.mean(evaluate(SB3Policy(self.model), eval_env, episodes,
                                           seed=seed + 10_000)))
             self.paused += time.perf_counter() - t
-            if mean >= bench.target:
+            if mean >= target:
                 self.solved = (self.num_timesteps, self.elapsed)
                 return False
             return True
@@ -175,14 +188,14 @@ def print_table(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"CartPole-v1, zoo settings, torch threads {torch.get_num_threads()}")
-    for col in ("algo", "library", "solved", "median s to solve", "median steps to solve",
+    table = Table(title=f"zoo settings, torch threads {torch.get_num_threads()}")
+    for col in ("algo", "env", "library", "solved", "median s to solve", "median steps to solve",
                 "median steps/s", "solve-time ratio", "steps/s ratio"):
         table.add_column(col)
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for algo, rows in summary.items():
         for lib, r in rows.items():
-            table.add_row(algo, lib, f"{r['solved']}/{r['runs']}",
+            table.add_row(algo, ENVS[algo], lib, f"{r['solved']}/{r['runs']}",
                           fmt(r["median_solve_seconds"], ".2f"),
                           fmt(r["median_solve_steps"], ".0f"), fmt(r["median_sps"], ".0f"),
                           fmt(r.get("solve_time_ratio"), ".2f"), fmt(r.get("sps_ratio"), ".2f"))
@@ -195,11 +208,12 @@ def main(bench: BenchConfig) -> dict[str, Any]:
     torch.set_flush_denormal(True)  # the same process settings for both libraries
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for algo in bench.algos:
+        sync = bench.sync and ENVS[algo] in envs.NATIVE_VECTOR_ENVS
         libs = results.setdefault(algo, {"ludus": [], "sb3": []} | (
-            {"ludus-sync": []} if bench.sync else {}))
+            {"ludus-sync": []} if sync else {}))
         for seed in bench.seeds:  # interleaved, so machine noise hits all libraries alike
             libs["ludus"].append(run_ludus(algo, seed, bench, "auto"))
-            if bench.sync:
+            if sync:
                 libs["ludus-sync"].append(run_ludus(algo, seed, bench, "sync"))
             libs["sb3"].append(run_sb3(algo, seed, bench))
             print(algo, seed, {lib: {k: round(v, 2) if isinstance(v, float) else v

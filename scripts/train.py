@@ -1,13 +1,14 @@
 """Train an agent: python scripts/train.py --algo ppo --env-id CartPole-v1 --seed 1.
 
 `--config NAME|FILE.yaml` loads stored hyperparameters (shipped ones live in agents/configs/);
-flags given after it override them. `--resume RUN_DIR` continues a run from its latest
-checkpoint (accepts --total-timesteps and --minutes to extend the budget).
-`--self-play` trains on a multi-agent game (connect_four, tictactoe, spiel:<game>,
-pettingzoo:<env>) against a pool of the learner's frozen past selves; without --config it
-starts from the shipped config for that game (e.g. ppo_connect_four), whose budget reaches
-the documented strength. `python scripts/train.py --algo dqn --help` lists DQN's
-options.
+flags given after it override them. Without --config, `--algo A --env-id E` starts from the
+shipped tuned config for (A, E) when there is one (e.g. sac_pendulum for sac on Pendulum-v1;
+it says so), and `--config defaults` from the algorithm's defaults. `--resume RUN_DIR`
+continues a run from its latest checkpoint (accepts --total-timesteps and --minutes to extend
+the budget). `--self-play` trains on a multi-agent game (connect_four, tictactoe,
+spiel:<game>, pettingzoo:<env>) against a pool of the learner's frozen past selves; the
+shipped config for that game (e.g. ppo_connect_four) has the budget that reaches the
+documented strength. `python scripts/train.py --algo dqn --help` lists DQN's options.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import tyro
 from ludus import envs
 from ludus.agents import CheckpointError, Trainer, TrainingError, load_run, split_config, train
 from ludus.agents.files import FolderLockedError
-from ludus.agents.registry import CONFIG_DIR, algo_entry, load_config_file
+from ludus.agents.registry import CONFIG_DIR, algo_entry, load_config_file, tuned_config
 from ludus.league.selfplay import (
     SelfPlayConfig,
     load_selfplay_config,
@@ -39,12 +40,6 @@ def env_factory(env_id: str) -> Any:
     return functools.partial(envs.make, env_id)
 
 
-def selfplay_config_name(algo: str, env_id: str) -> str | None:
-    """The shipped self-play config `<algo>_<game>` for this game, if there is one."""
-    name = f"{algo}_{env_id.removeprefix('spiel:')}"
-    return name if (CONFIG_DIR / f"{name}.yaml").exists() else None
-
-
 def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
     """(RunConfig, algorithm config, self-play config or None) from --config/--algo,
     --self-play and the remaining flags."""
@@ -56,9 +51,13 @@ def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
     known, rest = pre.parse_known_args(argv)
     if known.env_id:
         rest += ["--env-id", known.env_id]
-    config = known.config
-    if config is None and known.self_play and known.env_id:
-        config = selfplay_config_name(known.algo or "ppo", known.env_id)
+    config = None if known.config == "defaults" else known.config
+    if known.config is None and known.env_id:
+        # the zoo's habit: a shipped tuned config for this (algo, env) is the starting point
+        config = tuned_config(known.algo or "ppo", known.env_id)
+        if config is not None:
+            print(f"using the shipped tuned config {config} ({CONFIG_DIR / config}.yaml); "
+                  f"--config defaults starts from the algorithm's defaults instead")
     data = load_config_file(config) if config else {}
     if known.algo:
         data["algo"] = known.algo

@@ -111,3 +111,17 @@ def test_evaluate_script_reports_both_seats(tmp_path, capsys):
     assert "40 games" in out and "loss    0.0%" in out and "seat 1 (moves second)" in out
     assert evaluate([str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_tuned_config_is_picked_and_config_defaults_opts_out(tmp_path, capsys):
+    common = ["--algo", "sac", "--env-id", "Pendulum-v1", "--total-timesteps", "150",
+              "--learning-starts", "100", "--eval-episodes", "1", "--run-dir", str(tmp_path),
+              "--no-console"]
+    code, out, _ = run_main(capsys, *common, "--run-name", "tuned")
+    assert code == 0 and "using the shipped tuned config sac_pendulum" in out
+    meta = json.loads(Path(tmp_path / "tuned/checkpoints/latest/meta.json").read_text())
+    assert meta["config"]["learning_rate"] == 1e-3 and meta["run"]["eval_every"] == 2000
+    code, out, _ = run_main(capsys, "--config", "defaults", *common, "--run-name", "plain")
+    assert code == 0 and "tuned config" not in out
+    meta = json.loads(Path(tmp_path / "plain/checkpoints/latest/meta.json").read_text())
+    assert meta["config"]["learning_rate"] == 3e-4

@@ -35,24 +35,30 @@ class Seat:
 
 
 def analyse(player: Any, obs: Any, state: Any = None) -> tuple[np.ndarray, float | None, Any]:
-    """(probabilities (A,), value estimate or None, next state) of one position."""
+    """(probabilities (A,), value estimate or None, next state) of one position; for a
+    policy over Box actions, its greedy action (A,) in place of the probabilities."""
     if hasattr(player, "logits"):  # a ludus Policy: its value head too
         import torch
 
         logits, value, state = player.logits(obs, state, need_value=True)
-        probs = torch.softmax(logits, -1)[0].cpu().numpy()
-        return probs, None if value is None else float(value[0]), state
+        if player.continuous:
+            out = player.dist.mode(logits)[0].cpu().numpy().astype(np.float64)
+        else:
+            out = torch.softmax(logits, -1)[0].cpu().numpy()
+        return out, None if value is None else float(value[0]), state
     probs, state = player.action_probs(obs, state)
     return np.asarray(probs[0], dtype=np.float64), None, state
 
 
 @dataclass
 class Analysis:
-    """The panel's view of the last position a seat decided on."""
+    """The panel's view of the last position a seat decided on: action probabilities, or
+    for Box actions the greedy action vector (probs) within `bounds` (low, high)."""
 
     probs: np.ndarray
     legal: np.ndarray
     value: float | None = None
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
 
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from ludus import envs
@@ -62,29 +63,45 @@ class GymScene:
         self.obs, _ = self.env.reset(seed=self.seed + len(self.score))
         self.state = self.seat.player.initial_state(1)
         self.episode_return, self.result, self.analysis = 0.0, None, {}
-        self.steps, self.thought, self.shown = 0, None, None
+        self.steps, self.thought, self.shown, self.state_before = 0, None, None, self.state
         self.image = np.asarray(self.env.render()[0])
 
+    @property
+    def box(self) -> gym.spaces.Box | None:
+        """The action space when actions are continuous, else None."""
+        space = self.env.single_action_space
+        return space if isinstance(space, gym.spaces.Box) else None
+
     def legal(self) -> np.ndarray:
-        return np.ones(self.env.single_action_space.n, dtype=np.int8)
+        space = self.env.single_action_space
+        return np.ones(space.shape[0] if self.box else space.n, dtype=np.int8)
 
     def think(self) -> Analysis:
-        """The agent's probabilities and value in the current state (once per state)."""
+        """The agent's probabilities (Box actions: its greedy action vector) and value in the
+        current state (once per state)."""
         if self.thought != self.steps:
+            self.state_before = self.state
             probs, value, self.state = analyse(self.seat.player, self.obs, self.state)
-            self.analysis[0] = Analysis(probs, self.legal(), value)
+            bounds = (self.box.low, self.box.high) if self.box else None
+            self.analysis[0] = Analysis(probs, self.legal(), value, bounds)
             self.thought, self.shown = self.steps, 0
         return self.analysis[0]
 
-    def step(self) -> int:
+    def step(self) -> int | np.ndarray:
         """The agent acts (greedy or sampled); returns the action."""
         if self.human:
             raise IllegalMove("you play this one: use the keyboard")
-        action = choose_move(self.think().probs, self.rng, self.greedy)
+        analysis = self.think()
+        if self.box is None:
+            action = choose_move(analysis.probs, self.rng, self.greedy)
+        elif self.greedy:
+            action = np.clip(analysis.probs, self.box.low, self.box.high).astype(self.box.dtype)
+        else:  # a draw from the policy's own distribution, from the state it thought in
+            action = self.seat.player.act(self.obs, self.state_before)[0][0]
         self.play(action)
         return action
 
-    def play(self, action: int) -> None:
+    def play(self, action: int | np.ndarray) -> None:
         """Step the env with `action`."""
         if self.over:
             raise IllegalMove("the episode is over: press r for a new one")
@@ -134,6 +151,8 @@ class GymScene:
         raise IllegalMove("use the keyboard")
 
     def labels(self) -> list[str]:
+        if self.box is not None:
+            return [f"a[{i}]" for i in range(self.box.shape[0])]
         return [f"action {a}" for a in range(self.env.single_action_space.n)]
 
     def size(self) -> tuple[int, int]:

@@ -195,13 +195,20 @@ class Window:
         name = scene.thinker
         value = "" if a.value is None else f", value {a.value:+.2f}"
         y = self._text(f"{name}{value}", x, y, TEXT, self.small)
-        for label, p, legal in zip(scene.labels(), a.probs, a.legal, strict=True):
+        for i, (label, p, legal) in enumerate(zip(scene.labels(), a.probs, a.legal, strict=True)):
             colour = TEXT if legal else DIM
             self._text(label, x, y, colour, self.small)
-            width = int(150 * float(p))
+            if a.bounds is None:  # a probability: a bar from the left
+                left, width = x + 70, int(150 * float(p))
+            else:  # a Box action: a bar from the middle of its bounds, signed
+                low, high = float(a.bounds[0][i]), float(a.bounds[1][i])
+                half = (high - low) / 2 or 1.0
+                reach = int(75 * max(-1.0, min(1.0, (float(p) - (low + high) / 2) / half)))
+                left, width = x + 145 + min(reach, 0), abs(reach)
             if width:
-                pygame.draw.rect(self.surface, BAR, pygame.Rect(x + 70, y + 3, width, 12))
-            self._text(f"{p:.2f}", x + 230, y, colour, self.small)
+                pygame.draw.rect(self.surface, BAR, pygame.Rect(left, y + 3, width, 12))
+            self._text(f"{p:+.2f}" if a.bounds is not None else f"{p:.2f}", x + 230, y, colour,
+                       self.small)
             y += 18
             if y > self.size[1] - 40:
                 break

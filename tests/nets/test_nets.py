@@ -144,8 +144,12 @@ def test_spec_json_roundtrip_and_unknown_key():
 
 
 def test_unsupported_spaces_are_named():
+    with pytest.raises(ValueError, match="MultiBinary"):
+        build_net(NetSpec(), VEC, gym.spaces.MultiBinary(3))
     with pytest.raises(ValueError, match="Discrete"):
-        build_net(NetSpec(), VEC, gym.spaces.Box(-1, 1, (2,)))
+        build_net(NetSpec(), VEC, gym.spaces.Box(-1, 1, (2,)), "q")
+    with pytest.raises(ValueError, match="Box"):
+        build_net(NetSpec(), VEC, gym.spaces.Box(-1, 1, (2, 2)))
     with pytest.raises(ValueError, match="feed-forward"):
         build_net(NetSpec(core="lstm"), VEC, gym.spaces.Discrete(2), "q")
     assert isinstance(build_net(NetSpec(), VEC, gym.spaces.Discrete(2), "q"), QNetwork)

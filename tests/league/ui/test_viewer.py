@@ -201,3 +201,25 @@ def test_gymnasium_envs_are_watched_from_frames_and_played_by_keys(tmp_path):
     player.think()
     player.play(0)
     assert player.analysis[0].probs.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_continuous_policy_is_watched_with_its_action_vector(tmp_path):
+    from ludus.agents import Trainer
+    from tests.agents.helpers import factory, tiny_run
+
+    checkpoints = {}
+    for algo in ("sac", "ppo"):
+        run, cfg = tiny_run(tmp_path / algo, algo, "Pendulum-v1")
+        checkpoints[algo] = str(Trainer(run, cfg, factory("Pendulum-v1")).save_policy(
+            tmp_path / algo / "pendulum"))
+    scene = make_scene(checkpoints["sac"])
+    Window(scene, delay=0, games=1).run(max_frames=400)  # the panel's signed bar each frame
+    assert scene.finished == 1 and scene.score[0] < 0  # Pendulum's costs
+    a = scene.analysis[0]
+    assert a.probs.shape == (1,) and a.bounds is not None and -2 <= a.probs[0] <= 2
+    assert scene.labels() == ["a[0]"]
+    sampled = make_scene(checkpoints["ppo"], greedy=False)  # N(mean, 1) draws, clipped
+    actions = np.array([sampled.step() for _ in range(20)])
+    assert actions.shape == (20, 1) and (np.abs(actions) <= 2).all() and actions.std() > 0.1
+    with pytest.raises(ValueError, match="keyboard layout"):
+        make_scene(checkpoints["sac"], "human").keys_to_action()
