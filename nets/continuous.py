@@ -3,8 +3,6 @@ SAC, deterministic for TD3) and twin Q critics Q(s, a) evaluated as one ensemble
 
 from __future__ import annotations
 
-import math
-
 import gymnasium as gym
 import numpy as np
 import torch
@@ -77,29 +75,25 @@ class SquashedActor(nn.Module):
 
 
 class TwinQ(nn.Module):
-    """K critics Q_k(s, a), each an MLP over [s, a], held as stacked weights so one batched
-    matrix product evaluates all of them (Fujimoto et al. 2018's clipped double Q uses K=2).
-    Initialised as nn.Linear is (uniform in +-1/sqrt(fan_in))."""
+    """K critics Q_k(s, a), each an MLP over [s, a] initialised as nn.Linear is (Fujimoto et
+    al. 2018's clipped double Q uses K=2). Separate layers, not one batched product: on CPU
+    two matrix products of a critic's size run faster than one batched product of both."""
 
     def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...],
                  activation_name: str, num_critics: int = 2) -> None:
         super().__init__()
         dims = [flat_box(obs_space, "the observation space of SAC/TD3").shape[0]
-                + flat_box(action_space, "the action space of SAC/TD3").shape[0], *hidden, 1]
-        K = num_critics
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
-            bound = 1 / math.sqrt(fan_in)
-            self.weights.append(nn.Parameter(torch.empty(K, fan_in, fan_out).uniform_(-bound, bound)))
-            self.biases.append(nn.Parameter(torch.empty(K, 1, fan_out).uniform_(-bound, bound)))
-        self.act = activation(activation_name)
+                + flat_box(action_space, "the action space of SAC/TD3").shape[0], *hidden]
+
+        def critic() -> nn.Sequential:
+            layers: list[nn.Module] = []
+            for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
+                layers += [nn.Linear(fan_in, fan_out), activation(activation_name)]
+            return nn.Sequential(*layers, nn.Linear(dims[-1], 1))
+
+        self.critics = nn.ModuleList(critic() for _ in range(num_critics))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """obs (B, O), action (B, A) -> Q-values (K, B)."""
         x = torch.cat([obs.float(), action], -1)
-        # the first layer shares its input across critics: (B, I) @ (K, I, H) broadcasts
-        x = torch.matmul(x, self.weights[0]) + self.biases[0]
-        for w, b in zip(self.weights[1:], self.biases[1:], strict=True):
-            x = torch.baddbmm(b, self.act(x), w)
-        return x.squeeze(-1)
+        return torch.stack([q(x).squeeze(-1) for q in self.critics])
