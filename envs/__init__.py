@@ -1,7 +1,16 @@
 """Everything that produces observations: envs.make, wrappers, games and datasets."""
 
-from ludus.envs.registry import BOARD_GAMES, LUDUS_ENVS, check_id, is_game, known_ids, make, make_game
+from ludus.envs.registry import (
+    BOARD_GAMES,
+    LUDUS_ENVS,
+    NATIVE_VECTOR_ENVS,
+    check_id,
+    is_game,
+    known_ids,
+    make,
+    make_game,
+)
 from ludus.envs.versus import TurnGame, Versus
 
-__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "TurnGame", "Versus", "check_id", "is_game", "known_ids",
-           "make", "make_game"]
+__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "NATIVE_VECTOR_ENVS", "TurnGame", "Versus", "check_id",
+           "is_game", "known_ids", "make", "make_game"]

@@ -78,7 +78,16 @@ def _make_single(env_id: str, **kwargs: Any) -> gym.Env:
 
         gym.register_envs(ale_py)
         return atari(gym.make(env_id, frameskip=1, **kwargs))
-    return gym.make(env_id, **kwargs)
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as exc:
+        entry = str(gym.spec(env_id).entry_point)
+        extra = next((e for e in ("mujoco", "box2d") if e in entry), None)
+        if extra is None:
+            raise
+        raise gym.error.DependencyNotInstalled(
+            f"{env_id} needs ludus's {extra} extra: pip install 'ludus[{extra}]' "
+            f"({str(exc).splitlines()[0]})") from None
 
 
 def known_ids() -> list[str]:

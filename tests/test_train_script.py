@@ -125,3 +125,12 @@ def test_tuned_config_is_picked_and_config_defaults_opts_out(tmp_path, capsys):
     assert code == 0 and "tuned config" not in out
     meta = json.loads(Path(tmp_path / "plain/checkpoints/latest/meta.json").read_text())
     assert meta["config"]["learning_rate"] == 3e-4
+
+
+def test_a_missing_extra_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mujoco", None)  # as if the mujoco extra were missing
+    code, _, err = run_main(capsys, "--algo", "sac", "--env-id", "HalfCheetah-v5",
+                            "--run-dir", str(tmp_path))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'ludus[mujoco]'" in lines[0], err
