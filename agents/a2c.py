@@ -34,6 +34,7 @@ class A2C(ActorCriticAgent):
     """Advantage actor-critic: policy gradient with a learned baseline, one step per rollout."""
 
     cfg: A2CConfig
+    masks_inactive = True  # feed-forward updates leave inactive rows out (Step.active)
 
     def __init__(self, cfg: A2CConfig, obs_space: gym.Space, action_space: gym.Space,
                  seed: int = 0, device: torch.device | str = "cpu") -> None:
@@ -52,10 +53,11 @@ class A2C(ActorCriticAgent):
             logits, values, _ = self.net(s.obs, s.initial_state, s.episode_start, s.action_mask)
             actions = s.actions
         else:
-            mask = None if s.action_mask is None else s.action_mask.flatten(0, 1)
-            logits, values, _ = self.net(s.obs.flatten(0, 1), None, None, mask)
-            advantages, returns = advantages.flatten(), returns.flatten()
-            actions = s.actions.flatten(0, 1)
+            active = s.active.flatten()
+            flat = lambda x: x.flatten(0, 1)[active]  # noqa: E731
+            mask = None if s.action_mask is None else flat(s.action_mask)
+            logits, values, _ = self.net(flat(s.obs), None, None, mask)
+            advantages, returns, actions = flat(advantages), flat(returns), flat(s.actions)
         metrics = policy_gradient_step(self, logits, values, actions, advantages, returns)
         self.update_norms()
         self.num_updates += 1

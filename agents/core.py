@@ -21,7 +21,9 @@ class Step:
 
     `next_obs` is what the agent sees next (already reset where an episode ended);
     `final_obs` equals it except in rows that ended, where it holds the episode's last
-    observation, needed to bootstrap through truncation.
+    observation, needed to bootstrap through truncation. `active` (None: all) marks the rows
+    whose agent took part in this step (envs.parallel: an agent that left its episode early
+    is inactive until its copy resets); learners leave the other rows out.
     """
 
     obs: Any
@@ -31,6 +33,7 @@ class Step:
     truncated: np.ndarray
     next_obs: Any
     final_obs: Any
+    active: np.ndarray | None = None
 
 
 class Agent(Protocol):

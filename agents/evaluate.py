@@ -15,7 +15,10 @@ from ludus.agents.policy import Policy
 
 def evaluate(policy: Policy, make_env: Callable[..., Any], num_episodes: int, seed: int = 0,
              deterministic: bool = True) -> np.ndarray:
-    """Returns (num_episodes,) of one episode in each of num_episodes parallel envs."""
+    """Returns (num_episodes,) of one episode in each of num_episodes parallel envs. For an
+    env whose rows are the agents of teams (envs.parallel, `team_size` agents per copy),
+    num_episodes counts rows and the result is each copy's team return (the sum of its
+    agents' returns), (num_episodes / team_size,)."""
     env = make_env(num_episodes, seed)
     try:
         obs, _ = env.reset(seed=seed)
@@ -27,7 +30,8 @@ def evaluate(policy: Policy, make_env: Callable[..., Any], num_episodes: int, se
             obs, reward, terminated, truncated, _ = env.step(actions)
             returns += np.where(done, 0.0, reward)
             done |= terminated | truncated
-        return returns
+        team = getattr(env, "team_size", 1)
+        return returns.reshape(-1, team).sum(1) if team > 1 else returns
     finally:
         env.close()
 

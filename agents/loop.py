@@ -269,6 +269,7 @@ class Trainer:
         self.obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
         self.ep_return, self.ep_length = np.zeros(n), np.zeros(n, dtype=np.int64)
         self.finished: list[tuple[float, int]] = []  # (return, length) since the last log
+        self.team_finished: list[float] = []  # team returns (envs.parallel) since the last log
         self.metrics: dict[str, float] = {}  # update metrics since the last log
 
     def advance(self) -> bool:
@@ -277,11 +278,19 @@ class Trainer:
         actions = agent.act(self.obs)
         next_obs, reward, terminated, truncated, info = self.env.step(actions)
         ended = terminated | truncated
+        active = info.get("active")
+        if active is not None and not active.all() and not getattr(agent, "masks_inactive",
+                                                                    False):
+            raise ValueError(f"{self.run.env_id} has agents that leave an episode early, and "
+                             f"{self.run.algo} cannot leave their rows out of its updates: "
+                             f"use ppo or a2c")
         agent.observe(Step(self.obs, actions, reward, terminated, truncated, next_obs,
-                           final_observation(next_obs, info, ended)))
+                           final_observation(next_obs, info, ended), active))
+        if "_team_return" in info and info["_team_return"].any():
+            self.team_finished += info["team_return"][info["_team_return"]].tolist()
         self.obs = next_obs
         self.ep_return += reward
-        self.ep_length += 1
+        self.ep_length += 1 if active is None else active  # sat-out steps do not count
         if ended.any():
             self.finished += [(self.ep_return[i], self.ep_length[i]) for i in np.flatnonzero(ended)]
             self.ep_return[ended], self.ep_length[ended] = 0.0, 0
@@ -293,12 +302,15 @@ class Trainer:
         return True
 
     def episode_metrics(self) -> dict[str, float]:
-        """Mean return and length of the episodes finished since the last call."""
-        if not self.finished:
-            return {}
-        out = {"charts/episodic_return": float(np.mean([r for r, _ in self.finished])),
-               "charts/episodic_length": float(np.mean([k for _, k in self.finished]))}
-        self.finished = []
+        """Mean return and length of the episodes finished since the last call (an agent's
+        own, for envs of many agents), and the mean team return where the env reports it."""
+        out = {}
+        if self.finished:
+            out = {"charts/episodic_return": float(np.mean([r for r, _ in self.finished])),
+                   "charts/episodic_length": float(np.mean([k for _, k in self.finished]))}
+        if self.team_finished:
+            out["charts/team_return"] = float(np.mean(self.team_finished))
+        self.finished, self.team_finished = [], []
         return out
 
     def _loop(self) -> dict[str, Any]:
@@ -347,7 +359,9 @@ class Trainer:
         run = self.run
         self.last_eval_step = self.global_step
         policy = self.policy()
-        returns = evaluate(policy, self.make_eval_env, run.eval_episodes, seed=run.seed + 10_000)
+        # an env of many agents evaluates eval_episodes copies, each a team's episode
+        rows = run.eval_episodes * getattr(self.env, "team_size", 1)
+        returns = evaluate(policy, self.make_eval_env, rows, seed=run.seed + 10_000)
         mean = float(np.mean(returns))
         self.best_eval = max(self.best_eval, mean)
         metrics = {"eval/return_mean": mean, "eval/return_std": float(np.std(returns)),

@@ -161,6 +161,11 @@ class ActorCriticAgent:
         if step.truncated.any():
             s.final_values[t] = self.value(step.final_obs, self.state)
         self.episode_start = torch.maximum(terminated, truncated)
+        if step.active is not None:
+            active = as_tensor(step.active, self.device).bool()
+            s.active[t] = active
+            # a row that sat out this step starts afresh when its agent is back
+            self.episode_start = torch.where(active, self.episode_start, 1.0)
         self.next_obs = step.next_obs
         s.step += 1
         self.global_step += self.cfg.num_envs
@@ -193,8 +198,9 @@ class ActorCriticAgent:
     def update_norms(self) -> None:
         """Fold the rollout's observations into the observation normalisers (after learning,
         so log-probs recorded while acting match the net that is being updated)."""
+        obs = self.storage.obs.flatten(0, 1)[self.storage.active.flatten()]
         for norm in self.net.norms:
-            norm.update(self.storage.obs.flatten(0, 1))
+            norm.update(obs)
 
     def train_state(self) -> dict[str, Any]:
         """Optimizer, sampler RNG, counters and the reward scale's statistics."""

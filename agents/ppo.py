@@ -86,13 +86,17 @@ class PPO(ActorCriticAgent):
                 raise ValueError("the teacher KL penalty needs feed-forward nets")
         self.teacher_kl_coef = cfg.teacher_kl_coef
 
+    masks_inactive = True  # feed-forward updates leave inactive rows out (Step.active)
+
     @property
     def _minibatch_layout(self) -> tuple[int, int]:
-        """(minibatch size, number of items): flat transitions, or env columns if recurrent."""
+        """(minibatch size, number of items): flat transitions of active rows, or env columns
+        if recurrent."""
         T, N = self.cfg.num_steps, self.cfg.num_envs
         if self.net.recurrent:
             return max(1, min(N, self.cfg.minibatch_size // T)), N
-        return min(T * N, self.cfg.minibatch_size), T * N
+        total = int(self.storage.active.sum())
+        return min(total, self.cfg.minibatch_size), total
 
     @property
     def _single_minibatch(self) -> bool:
@@ -177,10 +181,15 @@ class PPO(ActorCriticAgent):
         self.teacher_kl_coef = cfg.teacher_kl_coef * (
             1.0 - self.progress if cfg.anneal_teacher_kl else 1.0)
         recurrent = self.net.recurrent
-        flat = (lambda x: x) if recurrent else (lambda x: x.flatten(0, 1))
-        if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
-            advantages = normalize(advantages)
+        if recurrent:  # whole sequences: an inactive row's zero steps stay in them
+            flat = lambda x: x  # noqa: E731
+        else:
+            active = s.active.flatten()
+            everyone = bool(active.all())
+            flat = lambda x: x.flatten(0, 1) if everyone else x.flatten(0, 1)[active]  # noqa: E731
         data = [flat(x) for x in (s.obs, s.actions, s.log_probs, advantages, returns, s.values)]
+        if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
+            data[3] = normalize(data[3])
         mask_all = None if s.action_mask is None else flat(s.action_mask)
         stats: dict[str, list[torch.Tensor]] = {k: [] for k in (
             "loss/policy", "loss/value", "loss/entropy", "charts/approx_kl", "charts/clipfrac",

@@ -58,6 +58,7 @@ class RolloutStorage:
         self.truncated = torch.zeros((T, N), device=device)
         self.final_values = torch.zeros((T, N), device=device)  # V(final obs), truncated rows
         self.episode_start = torch.zeros((T, N), device=device)  # 1 where obs[t] begins an episode
+        self.active = torch.ones((T, N), dtype=torch.bool, device=device)  # rows that took part
         self.initial_state: State | None = None  # recurrent state before obs[0]
         self.step = 0
 

@@ -12,6 +12,7 @@ from ludus.envs.board import BoardGame
 from ludus.envs.cartpole import BatchedCartPole
 from ludus.envs.connect_four import ConnectFour
 from ludus.envs.history import MoveHistory
+from ludus.envs.parallel import SHARED, make_shared
 from ludus.envs.tictactoe import TicTacToe
 from ludus.envs.versus import Opponent, TurnGame, Versus
 from ludus.envs.wrappers import MaskVelocity, atari
@@ -98,7 +99,7 @@ def known_ids() -> list[str]:
 def check_id(env_id: str) -> None:
     """Raise ValueError naming the closest known ids when `env_id` is unknown."""
     if (env_id in LUDUS_ENVS or is_game(env_id) or env_id in gym.registry
-            or env_id.startswith("ALE/")):
+            or env_id.startswith(("ALE/", SHARED))):
         return
     close = difflib.get_close_matches(env_id, known_ids(), n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -119,6 +120,8 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
     but the learner's.
     """
     check_id(env_id)
+    if env_id.startswith(SHARED):
+        return make_shared(env_id.removeprefix(SHARED), num_envs, seed, vectorization, **kwargs)
     if is_game(env_id):
         if opponent is None:
             raise ValueError(f"{env_id!r} is a multi-agent game: it needs an opponent "

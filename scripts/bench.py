@@ -11,6 +11,13 @@ class SB3 steps in its DummyVecEnv.
     python scripts/bench.py                       # ppo, dqn and sac, seeds 1-5
     python scripts/bench.py --algos sac --seeds 1 2 --out bench.json
 
+`--algos ppo-shared` is the multi-agent benchmark: one PPO for every agent of MPE's
+simple_spread_v3, ludus's envs.parallel rows against Stable-Baselines3's PPO on SuperSuit's
+pettingzoo_env_to_vec_env_v1 + concat_vec_envs_v1 (PettingZoo's tutorial), the same
+hyperparameters (agents/configs/ppo_simple_spread.yaml) and the same number of agent steps
+(`--shared-steps`); it reports steps/s and the greedy team return at the end (mean over
+seeds with a bootstrap 95% interval).
+
 Needs the bench extra (stable-baselines3).
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import statistics
 import sys
 import tempfile
@@ -44,7 +52,7 @@ class BenchConfig:
     """Benchmark settings."""
 
     algos: tuple[str, ...] = ("ppo", "dqn", "sac")
-    """Algorithms to compare (ppo, dqn, sac)."""
+    """Algorithms to compare (ppo, dqn, sac; ppo-shared: the multi-agent benchmark)."""
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
     """Seeds; each runs ludus, ludus on Gymnasium's SyncVectorEnv, and SB3."""
     target: dict[str, float] = field(default_factory=lambda: {"CartPole-v1": 475.0,
@@ -56,6 +64,8 @@ class BenchConfig:
     eval_every: dict[str, int] = field(default_factory=lambda: {"ppo": 2048, "dqn": 2560,
                                                                 "sac": 1000})
     """Evaluation interval in environment steps, per algorithm."""
+    shared_steps: int = 300_000
+    """ppo-shared: agent steps each library trains for."""
     sync: bool = True
     """Also run ludus on Gymnasium's SyncVectorEnv where it has a batched env of its own."""
     out: str | None = None
@@ -202,12 +212,93 @@ def print_table(summary: dict[str, Any]) -> None:
     Console(width=140).print(table)
 
 
+SHARED_ENV = "shared:simple_spread"
+
+
+def shared_config(seed: int, bench: BenchConfig) -> tuple[Any, Any]:
+    """(RunConfig, PPOConfig) of the ppo-shared benchmark."""
+    data = load_config_file("ppo_simple_spread")
+    data.update(seed=seed, total_timesteps=bench.shared_steps, eval_every=0, checkpoint_every=0,
+                console=False, run_dir=tempfile.mkdtemp(prefix="ludus-bench-"), run_name="run")
+    return split_config(data)
+
+
+def team_return(policy: Any, run: Any) -> float:
+    """Mean greedy team return over run.eval_episodes copies, the same code for both."""
+    rows = run.eval_episodes * 3
+    return float(np.mean(evaluate(policy, functools.partial(envs.make, SHARED_ENV), rows,
+                                  seed=run.seed + 10_000)))
+
+
+def run_shared_ludus(seed: int, bench: BenchConfig) -> dict[str, Any]:
+    """ludus: the parameter-shared PPO on envs.parallel rows."""
+    run, cfg = shared_config(seed, bench)
+    trainer = Trainer(run, cfg, functools.partial(envs.make, SHARED_ENV))
+    summary = trainer.train()
+    return {"team_return": summary["best_eval"], "steps": summary["global_step"],
+            "train_seconds": summary["train_seconds"],
+            "sps": summary["global_step"] / summary["train_seconds"]}
+
+
+def run_shared_sb3(seed: int, bench: BenchConfig) -> dict[str, Any]:
+    """Stable-Baselines3's PPO through SuperSuit, as PettingZoo's tutorial wires it."""
+    import supersuit as ss
+    from mpe2 import simple_spread_v3
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.utils import set_random_seed
+
+    run, cfg = shared_config(seed, bench)
+    env = ss.pettingzoo_env_to_vec_env_v1(simple_spread_v3.parallel_env(
+        N=3, local_ratio=0.5, max_cycles=25, continuous_actions=False))
+    env = ss.concat_vec_envs_v1(env, cfg.num_envs // 3, num_cpus=1,
+                                base_class="stable_baselines3")
+    model = PPO("MlpPolicy", env, n_steps=cfg.num_steps, batch_size=cfg.minibatch_size,
+                n_epochs=cfg.update_epochs, learning_rate=cfg.learning_rate, gamma=cfg.gamma,
+                gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, clip_range=cfg.clip_coef,
+                vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm, device="cpu")
+    # SuperSuit's ConcatVecEnv has no seed() for PPO(seed=...) to call: seed torch and numpy
+    set_random_seed(seed)
+    start = time.perf_counter()
+    model.learn(bench.shared_steps)
+    seconds = time.perf_counter() - start
+    env.close()
+    return {"team_return": team_return(SB3Policy(model), run), "steps": model.num_timesteps,
+            "train_seconds": seconds, "sps": model.num_timesteps / seconds}
+
+
+def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean."""
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, (10_000, len(values))).mean(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def shared_summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per library: mean team return with its interval, median steps/s, and ludus/SB3."""
+    out = {lib: {"team_return": float(np.mean([r["team_return"] for r in rs])),
+                 "interval": bootstrap([r["team_return"] for r in rs]),
+                 "median_sps": statistics.median(r["sps"] for r in rs), "runs": len(rs)}
+           for lib, rs in runs.items()}
+    out["ludus"]["sps_ratio"] = out["ludus"]["median_sps"] / out["sb3"]["median_sps"]
+    return out
+
+
 def main(bench: BenchConfig) -> dict[str, Any]:
     """Run every algorithm and seed, print the table, optionally write JSON."""
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)  # the same process settings for both libraries
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    shared: dict[str, Any] = {}
     for algo in bench.algos:
+        if algo == "ppo-shared":
+            runs = {"ludus": [], "sb3": []}
+            for seed in bench.seeds:
+                runs["ludus"].append(run_shared_ludus(seed, bench))
+                runs["sb3"].append(run_shared_sb3(seed, bench))
+                print(algo, seed, {lib: rs[-1] for lib, rs in runs.items()}, flush=True)
+            shared = {"runs": runs, "summary": shared_summary(runs)}
+            print(json.dumps(shared["summary"], indent=1))
+            continue
         sync = bench.sync and ENVS[algo] in envs.NATIVE_VECTOR_ENVS
         libs = results.setdefault(algo, {"ludus": [], "sb3": []} | (
             {"ludus-sync": []} if sync else {}))
@@ -220,7 +311,11 @@ def main(bench: BenchConfig) -> dict[str, Any]:
                                      for k, v in runs[-1].items()} for lib, runs in libs.items()},
                   flush=True)
     summary = summarise(results)
-    print_table(summary)
+    if summary:
+        print_table(summary)
+    if shared:
+        summary["ppo-shared"] = shared["summary"]
+        results["ppo-shared"] = shared["runs"]
     if bench.out:
         atomic_write_json(bench.out, {"config": dataclasses.asdict(bench), "runs": results,
                                       "summary": summary})

@@ -1,0 +1,160 @@
+"""envs.parallel: every agent of a PettingZoo parallel env as a row, agents that leave or join
+mid-episode, team returns, and one shared PPO learning a cooperative game."""
+
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from ludus import envs
+from ludus.agents import RunConfig, Trainer
+from ludus.agents.dqn import DQNConfig
+from ludus.agents.ppo import PPOConfig
+from ludus.envs.parallel import AgentVectorEnv
+
+
+class Signals:
+    """A parallel env of 3 agents, 4 steps: each sees a bit and earns 1 for saying it back.
+    `runner` leaves after step 2; `late` joins at step 1 (PettingZoo's parallel API)."""
+
+    possible_agents = ["a", "runner", "late"]
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def observation_space(self, agent):
+        return gym.spaces.Box(0.0, 1.0, (2,), np.float32)
+
+    def action_space(self, agent):
+        return gym.spaces.Discrete(2)
+
+    def _obs(self):
+        self.bits = {a: int(self.rng.integers(2)) for a in self.agents}
+        return {a: np.eye(2, dtype=np.float32)[b] for a, b in self.bits.items()}
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.t, self.agents = 0, ["a", "runner"]
+        return self._obs(), {a: {} for a in self.agents}
+
+    def step(self, actions):
+        assert set(actions) == set(self.agents), (actions, self.agents)
+        rewards = {a: float(actions[a] == self.bits[a]) for a in self.agents}
+        self.t += 1
+        terms = {a: a == "runner" and self.t == 2 for a in self.agents}
+        truncs = {a: self.t == 4 for a in self.agents}
+        obs = self._obs()
+        self.agents = [a for a in self.agents if not (terms[a] or truncs[a])]
+        if self.t == 1:
+            self.agents.append("late")
+        obs = self._obs() if self.agents else obs
+        return obs, rewards, terms, truncs, {a: {} for a in rewards}
+
+    def close(self):
+        pass
+
+
+def test_rows_follow_agents_that_leave_and_join():
+    env = AgentVectorEnv(Signals, 2)
+    assert env.num_envs == 6 and env.team_size == 3
+    obs, info = env.reset(seed=0)
+    assert info["active"].tolist() == [True, True, False] * 2
+    assert (obs[2] == 0).all()
+    actives, ends, teams = [], [], []
+    for _ in range(8):
+        obs, reward, terminated, truncated, info = env.step(np.ones(6, dtype=np.int64))
+        actives.append(info["active"][:3].tolist())
+        ends.append((terminated[:3].tolist(), truncated[:3].tolist()))
+        if info["_team_return"].any():
+            teams.append(info["team_return"][info["_team_return"]])
+            assert info["_team_return"].tolist() == [True, False, False, True, False, False]
+        assert (reward[~info["active"]] == 0).all()
+    # step 1: late absent; 2: runner leaves (terminated); 3-4: runner out; then a new episode
+    assert actives[:5] == [[True, True, False], [True, True, True], [True, False, True],
+                           [True, False, True], [True, True, False]]
+    assert ends[1] == ([False, True, False], [False, False, False])
+    assert ends[3] == ([False, False, False], [True, False, True])
+    assert len(teams) == 2 and teams[0].shape == (2,)
+
+
+def test_agents_with_different_spaces_are_one_clear_error():
+    class Mixed(Signals):
+        def action_space(self, agent):
+            return gym.spaces.Discrete(3 if agent == "late" else 2)
+
+    with pytest.raises(ValueError, match="different action spaces.*pad_action_space"):
+        AgentVectorEnv(Mixed, 1)
+
+
+def test_shared_ids_check_their_row_count_and_extra(monkeypatch):
+    with pytest.raises(ValueError, match="3 agents per copy.*multiple of 3, got 4"):
+        envs.make("shared:simple_spread", 4)
+    env = envs.make("shared:simple_spread", 6, seed=0, vectorization="sync")
+    assert env.single_observation_space.shape == (18,) and env.single_action_space.n == 5
+    env.close()
+    for name in ("mpe2", "mpe2.simple_spread_v3"):  # as if the marl extra were missing
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(gym.error.DependencyNotInstalled, match=r"pip install 'ludus\[marl\]'"):
+        envs.make("shared:simple_spread", 6, vectorization="sync")
+
+
+def make_signals(num_envs, seed=None, **kwargs):
+    env = AgentVectorEnv(Signals, num_envs // 3)
+    env.reset(seed=seed)
+    return env
+
+
+def run_config(tmp_path, algo, steps):
+    return RunConfig(algo=algo, env_id="signals", total_timesteps=steps, eval_every=0,
+                     eval_episodes=4, checkpoint_every=0, run_dir=str(tmp_path), run_name=algo,
+                     console=False, log_every=600)
+
+
+@pytest.mark.learning
+def test_one_shared_ppo_learns_every_agents_signal(tmp_path):
+    cfg = PPOConfig(num_envs=12, num_steps=16, minibatch_size=64, learning_rate=3e-3)
+    trainer = Trainer(run_config(tmp_path, "ppo", 6000), cfg, make_signals)
+    summary = trainer.train()
+    # a team of 2 + 1 + 3 agent-steps per episode scores 6 at best, 3 by chance
+    assert summary["best_eval"] > 5.5
+    lines = (tmp_path / "ppo" / "metrics.jsonl").read_text()
+    assert "charts/team_return" in lines
+
+
+def test_a_learner_without_masks_refuses_agents_that_leave(tmp_path):
+    cfg = DQNConfig(num_envs=3, learning_starts=10)
+    with pytest.raises(ValueError, match="leave an episode early.*use ppo or a2c"):
+        Trainer(run_config(tmp_path, "dqn", 300), cfg, make_signals).train()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_inactive_rows_cannot_move_the_update(algo):
+    import torch
+
+    from ludus.agents import Step, make_agent
+    from ludus.agents.a2c import A2CConfig
+
+    cfg = (PPOConfig(num_envs=2, num_steps=4, minibatch_size=3, update_epochs=2) if algo == "ppo"
+           else A2CConfig(num_envs=2, num_steps=4))
+    space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    rng = np.random.default_rng(0)
+    real_obs = rng.uniform(-1, 1, (5, 2, 2)).astype(np.float32)
+    # row 1 leaves at step 1 (terminated) and sits out steps 2-3
+    active = np.array([[1, 1], [1, 1], [1, 0], [1, 0]], dtype=bool)
+    weights = []
+    for junk in (0.0, 100.0):
+        agent = make_agent(algo, cfg, space, gym.spaces.Discrete(2), seed=0)
+        for t in range(4):
+            obs = np.where(active[t][:, None], real_obs[t], junk)
+            action = agent.act(obs)
+            reward = np.where(active[t], [1.0, 0.5], junk)
+            terminated = np.array([False, t == 1])
+            nxt = np.where(active[min(t + 1, 3)][:, None], real_obs[t + 1], junk)
+            agent.observe(Step(obs, action, reward, terminated, np.zeros(2, bool), nxt, nxt,
+                               active[t]))
+        agent.update()
+        weights.append([p.detach().clone() for p in agent.net.parameters()])
+    for a, b in zip(*weights, strict=True):
+        torch.testing.assert_close(a, b)
