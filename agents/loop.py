@@ -179,6 +179,9 @@ class Trainer:
         self.device = resolve_device(run.device)
         self.env = make_env(cfg.num_envs, run.seed, vectorization=run.vectorization)
         try:
+            if run.capture_video and getattr(self.env, "team_size", 1) > 1:
+                raise ValueError(f"--capture-video records one agent's episode; {run.env_id} "
+                                 f"has {self.env.team_size} agents per copy (no video yet)")
             self._build(resume_from)
         except BaseException:
             self.env.close()

@@ -1,6 +1,7 @@
 """envs.parallel: every agent of a PettingZoo parallel env as a row, agents that leave or join
 mid-episode, team returns, and one shared PPO learning a cooperative game."""
 
+import functools
 import sys
 
 import gymnasium as gym
@@ -158,3 +159,22 @@ def test_inactive_rows_cannot_move_the_update(algo):
         weights.append([p.detach().clone() for p in agent.net.parameters()])
     for a, b in zip(*weights, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_ppo_runs_on_knights_archers_zombies_with_its_one_hots(tmp_path):
+    env = envs.make("shared:knights_archers_zombies", 4, seed=0)
+    assert env.single_observation_space.shape == (27 * 5 + 4,)  # flattened + agent one-hot
+    env.close()
+    run = RunConfig(algo="ppo", env_id="shared:knights_archers_zombies", total_timesteps=1024,
+                    eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(tmp_path),
+                    run_name="kaz", console=False)
+    summary = Trainer(run, PPOConfig(num_envs=4, num_steps=128), functools.partial(
+        envs.make, "shared:knights_archers_zombies")).train()
+    assert summary["global_step"] == 1024 and np.isfinite(summary["best_eval"])
+
+
+def test_video_capture_of_many_agents_is_refused_in_one_line(tmp_path):
+    run = run_config(tmp_path, "ppo", 100)
+    run.capture_video = True
+    with pytest.raises(ValueError, match="3 agents per copy"):
+        Trainer(run, PPOConfig(num_envs=3), make_signals)
