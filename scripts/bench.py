@@ -64,8 +64,8 @@ class BenchConfig:
     eval_every: dict[str, int] = field(default_factory=lambda: {"ppo": 2048, "dqn": 2560,
                                                                 "sac": 1000})
     """Evaluation interval in environment steps, per algorithm."""
-    shared_steps: int = 300_000
-    """ppo-shared: agent steps each library trains for."""
+    shared_steps: int = 307_200
+    """ppo-shared: agent steps each library trains for (100 rollouts of ppo_simple_spread)."""
     sync: bool = True
     """Also run ludus on Gymnasium's SyncVectorEnv where it has a batched env of its own."""
     out: str | None = None
