@@ -1,5 +1,6 @@
 """Everything that produces observations: envs.make, wrappers, games and datasets."""
 
+from ludus.envs.parallel import team_size
 from ludus.envs.registry import (
     BOARD_GAMES,
     LUDUS_ENVS,
@@ -13,4 +14,4 @@ from ludus.envs.registry import (
 from ludus.envs.versus import TurnGame, Versus
 
 __all__ = ["BOARD_GAMES", "LUDUS_ENVS", "NATIVE_VECTOR_ENVS", "TurnGame", "Versus", "check_id",
-           "is_game", "known_ids", "make", "make_game"]
+           "is_game", "known_ids", "make", "make_game", "team_size"]

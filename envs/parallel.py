@@ -67,6 +67,26 @@ def pixels(env: Any, size: int = 84, stack: int = 3) -> Any:
     return ss.frame_stack_v1(env, stack)
 
 
+def agents_per_copy(maker: Callable[[], Any]) -> int:
+    """How many agents a copy of the env from `maker` has."""
+    probe = maker()
+    try:
+        return len(probe.possible_agents)
+    finally:
+        probe.close()
+
+
+def team_size(env_id: str) -> int:
+    """Agents per copy of a `shared:` id (rows per team in its vector env); 1 otherwise."""
+    if not env_id.startswith(SHARED):
+        return 1
+    name = env_id.removeprefix(SHARED)
+    if name == "simple_spread":  # also the batched version's, which needs no mpe2
+        return PRESETS[name][1]["N"]
+    module, kwargs = PRESETS[name][:2] if name in PRESETS else (name, {})
+    return agents_per_copy(pettingzoo_parallel(module, **kwargs))
+
+
 def make_shared(name: str, num_envs: int, seed: int | None = None, vectorization: str = "auto",
                 **kwargs: Any) -> gym.vector.VectorEnv:
     """`shared:<name>`: a preset (simple_spread, pistonball, knights_archers_zombies) or a
@@ -97,9 +117,7 @@ def make_shared(name: str, num_envs: int, seed: int | None = None, vectorization
     maker = pettingzoo_parallel(name, **kwargs)
     if preprocess:
         base, maker = maker, lambda: pixels(base())
-    probe = maker()
-    team = len(probe.possible_agents)
-    probe.close()
+    team = agents_per_copy(maker)
     if num_envs <= 0 or num_envs % team:
         raise ValueError(f"{SHARED}{name} has {team} agents per copy: num_envs counts agents "
                          f"and must be a positive multiple of {team}, got {num_envs}")

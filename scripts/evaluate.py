@@ -1,5 +1,6 @@
 """Play a checkpoint against a bot or another checkpoint, both seats, and print win/draw/loss
-with 95% intervals.
+with 95% intervals; on a single-player env (Gymnasium, or shared:<env> teams) print the
+greedy mean return of --games episodes (team returns for shared:) with a 95% interval.
 
     python scripts/evaluate.py runs/<run> --opponent alphabeta:2 --games 200
 
@@ -14,10 +15,13 @@ import sys
 from dataclasses import dataclass
 from typing import Annotated
 
+import numpy as np
 import tyro
 
-from ludus.agents import CheckpointError
+from ludus import envs
+from ludus.agents import CheckpointError, load_policy
 from ludus.agents.checkpoint import read_meta
+from ludus.agents.evaluate import evaluate
 from ludus.league.arena import checkpoint_of, load_player, play_match
 from ludus.league.bots import is_bot
 
@@ -43,6 +47,22 @@ class Args:
     """Seed of the bots', openings' and sampling players' randomness."""
 
 
+def episode_returns(args: Args, env_id: str) -> int:
+    """Print the greedy (or sampled) mean return of args.games episodes of a policy."""
+    policy = load_policy(checkpoint_of(args.player))
+    team = envs.team_size(env_id)
+    returns = evaluate(policy, lambda n, seed, **kw: envs.make(env_id, n, seed),
+                       args.games * team, seed=args.seed, deterministic=args.greedy)
+    rng = np.random.default_rng(args.seed)
+    means = rng.choice(returns, (10_000, len(returns))).mean(1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    kind = "team return" if team > 1 else "return"
+    print(f"{args.player} on {env_id}: mean {kind} {returns.mean():.1f} "
+          f"[{low:.1f}, {high:.1f}] (95% bootstrap), std {returns.std():.1f}, "
+          f"{len(returns)} episodes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv)
@@ -53,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             env_id = read_meta(checkpoint_of(checkpoints[0]))["env_id"]
         if env_id is None:
             raise ValueError("two bots: name the game with --env-id")
+        if not envs.is_game(env_id):
+            return episode_returns(args, env_id)
         player = load_player(args.player, args.seed)
         opponent = load_player(args.opponent, args.seed + 1)
         result = play_match(env_id, player, opponent, args.games, deterministic=args.greedy,

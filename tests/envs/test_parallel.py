@@ -178,3 +178,17 @@ def test_video_capture_of_many_agents_is_refused_in_one_line(tmp_path):
     run.capture_video = True
     with pytest.raises(ValueError, match="3 agents per copy"):
         Trainer(run, PPOConfig(num_envs=3), make_signals)
+
+
+def test_evaluate_script_reports_team_returns(tmp_path, capsys):
+    from ludus.scripts.evaluate import main
+
+    run = RunConfig(algo="ppo", env_id="shared:simple_spread", total_timesteps=96,
+                    eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(tmp_path),
+                    run_name="spread", console=False)
+    Trainer(run, PPOConfig(num_envs=6, num_steps=16),
+            functools.partial(envs.make, "shared:simple_spread")).train()
+    assert main([str(tmp_path / "spread"), "--games", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "on shared:simple_spread: mean team return" in out and "4 episodes" in out
+    assert envs.team_size("shared:simple_spread") == 3 and envs.team_size("CartPole-v1") == 1
