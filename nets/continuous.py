@@ -10,7 +10,8 @@ from torch import nn
 
 from ludus.nets.layers import activation
 
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # CleanRL's SAC bounds on the actor's log-std
+# bounds on the actor's log-std, clamped as the original SAC code and Stable-Baselines3 do
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 
 def flat_box(space: gym.Space, what: str) -> gym.spaces.Box:
@@ -69,8 +70,7 @@ class SquashedActor(nn.Module):
         out = self.policy_head(self.body(obs.float()))
         if self.stochastic:
             mean, log_std = out.chunk(2, -1)
-            log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
-            out = torch.cat([mean, log_std], -1)
+            out = torch.cat([mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)], -1)
         return out, None, None
 
 
