@@ -23,6 +23,9 @@ def flat_box(space: gym.Space, what: str) -> gym.spaces.Box:
 
 def squash_bounds(space: gym.Space) -> gym.spaces.Box:
     """A Box action space a tanh-squashed policy can cover: finite bounds on every dimension."""
+    if isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"SAC and TD3 act in Box spaces, got {space}; for Discrete actions use "
+                         f"dqn, ppo or a2c")
     box = flat_box(space, "the action space of a squashed (SAC/TD3) policy")
     if not (np.isfinite(box.low).all() and np.isfinite(box.high).all()):
         raise ValueError(f"a squashed (SAC/TD3) policy needs finite action bounds, got low="

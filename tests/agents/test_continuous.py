@@ -234,3 +234,8 @@ def test_gsde_noise_has_the_heads_variance_and_holds_between_redraws():
     assert not torch.allclose(noise.sample(net(obs, need_value=False)[0]), actions)
     with pytest.raises(ValueError, match="gSDE"):
         build_net(NetSpec(sde=True), Target.observation_space, gym.spaces.Discrete(2))
+
+
+def test_sac_on_discrete_actions_names_the_algorithms_that_take_them():
+    with pytest.raises(ValueError, match="use dqn, ppo or a2c"):
+        make_agent("td3", TD3Config(), Target.observation_space, gym.spaces.Discrete(3))
