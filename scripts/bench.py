@@ -16,7 +16,8 @@ simple_spread_v3, ludus's envs.parallel rows against Stable-Baselines3's PPO on 
 pettingzoo_env_to_vec_env_v1 + concat_vec_envs_v1 (PettingZoo's tutorial), the same
 hyperparameters (agents/configs/ppo_simple_spread.yaml) and the same number of agent steps
 (`--shared-steps`); it reports steps/s and the greedy team return at the end (mean over
-seeds with a bootstrap 95% interval).
+seeds with a bootstrap 95% interval). "ludus" runs on its batched simple_spread, "ludus-sync"
+on mpe2's own env, the one SB3 steps.
 
 Needs the bench extra (stable-baselines3).
 """
@@ -67,7 +68,8 @@ class BenchConfig:
     shared_steps: int = 307_200
     """ppo-shared: agent steps each library trains for (100 rollouts of ppo_simple_spread)."""
     sync: bool = True
-    """Also run ludus on Gymnasium's SyncVectorEnv where it has a batched env of its own."""
+    """Also run ludus on the env SB3 steps where ludus has a batched one of its own
+    (Gymnasium's SyncVectorEnv for CartPole, mpe2's env for simple_spread)."""
     out: str | None = None
     """Write the results as JSON to this file."""
 
@@ -215,11 +217,13 @@ def print_table(summary: dict[str, Any]) -> None:
 SHARED_ENV = "shared:simple_spread"
 
 
-def shared_config(seed: int, bench: BenchConfig) -> tuple[Any, Any]:
+def shared_config(seed: int, bench: BenchConfig, vectorization: str = "auto"
+                  ) -> tuple[Any, Any]:
     """(RunConfig, PPOConfig) of the ppo-shared benchmark."""
     data = load_config_file("ppo_simple_spread")
     data.update(seed=seed, total_timesteps=bench.shared_steps, eval_every=0, checkpoint_every=0,
-                console=False, run_dir=tempfile.mkdtemp(prefix="ludus-bench-"), run_name="run")
+                console=False, run_dir=tempfile.mkdtemp(prefix="ludus-bench-"), run_name="run",
+                vectorization=vectorization)
     return split_config(data)
 
 
@@ -230,9 +234,11 @@ def team_return(policy: Any, run: Any) -> float:
                                   seed=run.seed + 10_000)))
 
 
-def run_shared_ludus(seed: int, bench: BenchConfig) -> dict[str, Any]:
-    """ludus: the parameter-shared PPO on envs.parallel rows."""
-    run, cfg = shared_config(seed, bench)
+def run_shared_ludus(seed: int, bench: BenchConfig, vectorization: str = "auto"
+                     ) -> dict[str, Any]:
+    """ludus: the parameter-shared PPO on the batched simple_spread ("auto"), or on mpe2's
+    own env in envs.parallel rows ("sync", the env SB3 steps)."""
+    run, cfg = shared_config(seed, bench, vectorization)
     trainer = Trainer(run, cfg, functools.partial(envs.make, SHARED_ENV))
     summary = trainer.train()
     return {"team_return": summary["best_eval"], "steps": summary["global_step"],
@@ -279,7 +285,9 @@ def shared_summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
                  "interval": bootstrap([r["team_return"] for r in rs]),
                  "median_sps": statistics.median(r["sps"] for r in rs), "runs": len(rs)}
            for lib, rs in runs.items()}
-    out["ludus"]["sps_ratio"] = out["ludus"]["median_sps"] / out["sb3"]["median_sps"]
+    for lib in out:
+        if lib != "sb3":
+            out[lib]["sps_ratio"] = out[lib]["median_sps"] / out["sb3"]["median_sps"]
     return out
 
 
@@ -291,9 +299,11 @@ def main(bench: BenchConfig) -> dict[str, Any]:
     shared: dict[str, Any] = {}
     for algo in bench.algos:
         if algo == "ppo-shared":
-            runs = {"ludus": [], "sb3": []}
+            runs = {"ludus": [], "sb3": []} | ({"ludus-sync": []} if bench.sync else {})
             for seed in bench.seeds:
                 runs["ludus"].append(run_shared_ludus(seed, bench))
+                if bench.sync:
+                    runs["ludus-sync"].append(run_shared_ludus(seed, bench, "sync"))
                 runs["sb3"].append(run_shared_sb3(seed, bench))
                 print(algo, seed, {lib: rs[-1] for lib, rs in runs.items()}, flush=True)
             shared = {"runs": runs, "summary": shared_summary(runs)}

@@ -63,3 +63,14 @@ def policy_net_of(config):
     run, cfg = split_config(load_config_file(str(config)))
     env = envs.make("tictactoe", 1, opponent=RandomBot())
     return make_agent(run.algo, cfg, env.single_observation_space, env.single_action_space).net
+
+
+def test_bench_ppo_shared_runs_both_libraries(tmp_path):
+    from ludus.scripts.bench import BenchConfig, main as bench
+
+    out = tmp_path / "bench.json"
+    summary = bench(BenchConfig(algos=("ppo-shared",), seeds=(1,), shared_steps=3072,
+                                out=str(out)))
+    rows = summary["ppo-shared"]
+    assert set(rows) == {"ludus", "ludus-sync", "sb3"} and rows["ludus"]["sps_ratio"] > 0
+    assert out.exists()
