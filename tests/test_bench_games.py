@@ -66,7 +66,8 @@ def policy_net_of(config):
 
 
 def test_bench_ppo_shared_runs_both_libraries(tmp_path):
-    from ludus.scripts.bench import BenchConfig, main as bench
+    from ludus.scripts.bench import BenchConfig
+    from ludus.scripts.bench import main as bench
 
     out = tmp_path / "bench.json"
     summary = bench(BenchConfig(algos=("ppo-shared",), seeds=(1,), shared_steps=3072,
