@@ -36,6 +36,24 @@ def evaluate(policy: Policy, make_env: Callable[..., Any], num_episodes: int, se
         env.close()
 
 
+class UniformPolicy:
+    """Uniform random actions from a Discrete or Box space: the baseline a return curve is
+    read against. Answers like a Policy (initial_state, act)."""
+
+    def __init__(self, action_space: Any, seed: int = 0) -> None:
+        self.action_space, self.rng = action_space, np.random.default_rng(seed)
+
+    def initial_state(self, batch_size: int) -> None:
+        return None
+
+    def act(self, obs: Any, state: Any = None, deterministic: bool = False) -> tuple[np.ndarray,
+                                                                                    None]:
+        space, n = self.action_space, len(obs)
+        if hasattr(space, "n"):
+            return self.rng.integers(space.n, size=n), None
+        return self.rng.uniform(space.low, space.high, (n, *space.shape)).astype(space.dtype), None
+
+
 def record_episode(policy: Policy, make_env: Callable[..., Any], path: Path, seed: int = 0,
                    fps: int = 30) -> Path:
     """Play one greedy episode with rgb_array rendering and write it as a GIF (imageio)."""

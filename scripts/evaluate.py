@@ -1,6 +1,7 @@
 """Play a checkpoint against a bot or another checkpoint, both seats, and print win/draw/loss
 with 95% intervals; on a single-player env (Gymnasium, or shared:<env> teams) print the
-greedy mean return of --games episodes (team returns for shared:) with a 95% interval.
+greedy mean return of --games episodes (team returns for shared:) with a 95% interval, and
+of uniform random actions for the player `random` (`evaluate.py random --env-id E`).
 
     python scripts/evaluate.py runs/<run> --opponent alphabeta:2 --games 200
 
@@ -21,7 +22,7 @@ import tyro
 from ludus import envs
 from ludus.agents import CheckpointError, load_policy
 from ludus.agents.checkpoint import read_meta
-from ludus.agents.evaluate import evaluate
+from ludus.agents.evaluate import UniformPolicy, evaluate
 from ludus.league.arena import checkpoint_of, load_player, play_match
 from ludus.league.bots import is_bot
 
@@ -48,9 +49,15 @@ class Args:
 
 
 def episode_returns(args: Args, env_id: str) -> int:
-    """Print the greedy (or sampled) mean return of args.games episodes of a policy."""
-    policy = load_policy(checkpoint_of(args.player))
+    """Print the greedy (or sampled) mean return of args.games episodes of a policy, or of
+    uniform random actions for the player `random`."""
     team = envs.team_size(env_id)
+    if args.player == "random":
+        probe = envs.make(env_id, team)
+        policy = UniformPolicy(probe.single_action_space, args.seed)
+        probe.close()
+    else:
+        policy = load_policy(checkpoint_of(args.player))
     returns = evaluate(policy, lambda n, seed, **kw: envs.make(env_id, n, seed),
                        args.games * team, seed=args.seed, deterministic=args.greedy)
     rng = np.random.default_rng(args.seed)

@@ -192,3 +192,7 @@ def test_evaluate_script_reports_team_returns(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "on shared:simple_spread: mean team return" in out and "4 episodes" in out
     assert envs.team_size("shared:simple_spread") == 3 and envs.team_size("CartPole-v1") == 1
+    assert main(["random", "--env-id", "shared:simple_spread", "--games", "4"]) == 0
+    assert "random on shared:simple_spread: mean team return" in capsys.readouterr().out
+    assert main(["random", "--env-id", "Pendulum-v1", "--games", "2"]) == 0
+    assert "random on Pendulum-v1: mean return" in capsys.readouterr().out
