@@ -152,3 +152,17 @@ def test_dqn_resume_restores_the_replay_buffer_unless_told_not_to(tmp_path):
         if keep:
             assert buffer["pos"] == 300 and buffer["arrays"]["obs"][:300].any()
         assert resume(first["run_dir"], factory, {"total_timesteps": 400})["global_step"] == 400
+
+
+@pytest.mark.parametrize("algo, env_id, name", [
+    ("sac", "LunarLanderContinuous-v3", "sac_lunarlandercontinuous"),
+    ("ppo", "spiel:kuhn_poker", "ppo_kuhn_poker"),
+    ("ppo", "shared:simple_spread", "ppo_simple_spread"),
+    ("dqn", "ALE/Pong-v5", "dqn_pong"),
+    ("ppo-lstm", "CartPoleNoVel-v1", None),  # its config has another name
+    ("td3", "CartPole-v1", None),
+])
+def test_tuned_config_is_the_file_named_for_the_pair(algo, env_id, name):
+    from ludus.agents.registry import tuned_config
+
+    assert tuned_config(algo, env_id) == name
