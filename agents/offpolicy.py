@@ -86,8 +86,7 @@ class OffPolicyActorCritic:
         self.critic_optimizer = adam(self.critic_params, cfg.learning_rate)
         self.scale, self.bias = (box.high - box.low) / 2, (box.high + box.low) / 2
         self.action_dim = box.shape[0]
-        obs_box = obs_space
-        self.buffer = ReplayBuffer(cfg.buffer_size, cfg.num_envs, obs_box.shape, np.float32, 0,
+        self.buffer = ReplayBuffer(cfg.buffer_size, cfg.num_envs, obs_space.shape, np.float32, 0,
                                    False, 1, cfg.gamma, action_shape=(self.action_dim,))
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -169,9 +168,11 @@ class OffPolicyActorCritic:
     @torch.no_grad()
     def polyak(self) -> None:
         """theta' <- tau theta + (1 - tau) theta' for every target net."""
-        for online, target in self.targets():
-            torch._foreach_lerp_(list(target.parameters()), list(online.parameters()),
-                                 self.cfg.tau)
+        if not hasattr(self, "_polyak_pairs"):  # parameter lists once, not every step
+            self._polyak_pairs = [(list(target.parameters()), list(online.parameters()))
+                                  for online, target in self.targets()]
+        for target, online in self._polyak_pairs:
+            torch._foreach_lerp_(target, online, self.cfg.tau)
 
     def train_state(self) -> dict[str, Any]:
         """Optimizers, critics and targets, replay buffer, RNGs and counters."""
