@@ -117,11 +117,13 @@ def make(env_id: str, num_envs: int = 1, seed: int | None = None, *,
     vectorization: "sync" or "async" (Gymnasium's vector envs), "native" (ludus's batched
     numpy implementation), or "auto" (native where one exists and no rendering is asked).
     Multi-agent ids (see make_game) need `opponent`, seated by envs.Versus in every seat
-    but the learner's.
+    but the learner's; two-sided `shared:` games take `side=` and `opponent` for the other
+    side (envs.parallel.make_shared).
     """
     check_id(env_id)
     if env_id.startswith(SHARED):
-        return make_shared(env_id.removeprefix(SHARED), num_envs, seed, vectorization, **kwargs)
+        return make_shared(env_id.removeprefix(SHARED), num_envs, seed, vectorization,
+                           opponent=opponent, **kwargs)
     if is_game(env_id):
         if opponent is None:
             raise ValueError(f"{env_id!r} is a multi-agent game: it needs an opponent "

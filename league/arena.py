@@ -71,7 +71,7 @@ class Seated:
             for h in self.state:
                 h[:, index] = 0.0
 
-    def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    def act_rows(self, obs: dict[str, np.ndarray] | np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Actions for the envs `rows`, whose observations are `obs`."""
         if self.state is None:
             return self.player.act(obs, None, deterministic=self.deterministic)[0]
@@ -88,10 +88,13 @@ class SeatedOpponents:
     answers only for its own envs; a player no env sits with any more is let go. Subclasses
     say how to choose (`choose`) and where a chosen key's player comes from (`player`)."""
 
-    def __init__(self, num_envs: int, epsilon: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, num_envs: int, epsilon: float = 0.0, seed: int = 0, group: int = 1
+                 ) -> None:
         """`epsilon`: probability that an opponent plays a uniformly random legal move instead
-        (lines its policy never plays get visited)."""
-        self.num_envs, self.epsilon = num_envs, epsilon
+        (lines its policy never plays get visited; games with action masks). `group`: rows
+        come in groups of that many consecutive rows that share one opponent (the agents of
+        one side of a team game's copy)."""
+        self.num_envs, self.epsilon, self.group = num_envs, epsilon, group
         self.rng = np.random.default_rng(seed)
         self.seat_of = np.full(num_envs, None, dtype=object)  # (N,) key of each env's opponent
         self.seated: dict[Any, Seated] = {}
@@ -110,7 +113,7 @@ class SeatedOpponents:
 
     def start(self, rows: np.ndarray) -> None:
         """Choose the opponents of new games in `rows` and reset their memory there."""
-        keys = self.choose(len(rows))
+        keys = [key for key in self.choose(len(rows) // self.group) for _ in range(self.group)]
         for i, key in zip(rows, keys, strict=True):
             self.seat_of[i] = key
         for key in dict.fromkeys(keys):  # first-seen order: loads (and their seeds) repeat
@@ -121,15 +124,15 @@ class SeatedOpponents:
         for key in [k for k in self.seated if k not in in_use]:
             del self.seated[key]
 
-    def act_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    def act_rows(self, obs: dict[str, np.ndarray] | np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Each env's own opponent answers (sampling, not greedy)."""
         actions = np.zeros(len(rows), dtype=np.int64)
         keys = self.seat_of[rows]
         for key in dict.fromkeys(keys.tolist()):
             sel = np.flatnonzero(keys == key)
-            actions[sel] = self.seated[key].act_rows({k: v[sel] for k, v in obs.items()},
-                                                     rows[sel])
-        if self.epsilon:
+            part = {k: v[sel] for k, v in obs.items()} if isinstance(obs, dict) else obs[sel]
+            actions[sel] = self.seated[key].act_rows(part, rows[sel])
+        if self.epsilon and isinstance(obs, dict):
             explore = self.rng.random(len(rows)) < self.epsilon
             if explore.any():
                 actions[explore] = random_legal(obs["action_mask"][explore], self.rng)

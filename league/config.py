@@ -22,7 +22,8 @@ class LeagueConfig:
     """A league run: the game, its members, the budget, matchmaking and tracking."""
 
     env_id: str = "connect_four"
-    """Two-player zero-sum game: connect_four, tictactoe, spiel:<game>, pettingzoo:<env>."""
+    """Two-player zero-sum game: connect_four, tictactoe, spiel:<game>, pettingzoo:<env>; or
+    a two-sided team game, shared:simple_tag (each side has its own learners)."""
     config: str | None = None
     """Learners' hyperparameters: a config name or YAML file (default: the game's shipped
     self-play config, e.g. ppo_connect_four, whose opening_moves and opponent_epsilon apply)."""
@@ -139,7 +140,7 @@ def config_name(env_id: str, config: str | None) -> str | None:
     """The learners' config: `config`, else the game's shipped self-play config if any."""
     if config is not None:
         return config
-    shipped = f"ppo_{env_id.removeprefix('spiel:')}"
+    shipped = f"ppo_{env_id.split(':', 1)[-1]}"  # spiel:kuhn_poker, shared:simple_tag
     return shipped if (CONFIG_DIR / f"{shipped}.yaml").exists() else None
 
 

@@ -103,7 +103,7 @@ class League:
         parent.num_snapshots += 1
         parent.checkpoint_step = parent.steps
         return self.add(Player(f"{learner}.{parent.num_snapshots - 1}", "snapshot", learner,
-                               checkpoint, parent.rating, parent.steps))
+                               checkpoint, parent.rating, parent.steps, side=parent.side))
 
     # --- matches ---------------------------------------------------------------------------
     def get_match(self, learner: str) -> str:

@@ -51,6 +51,9 @@ class Player:
     average: str | None = None
     """OpenSpiel games: a main agent's average policy (its snapshots averaged), as a
     checkpoint relative to the league folder, refreshed at each evaluation."""
+    side: str | None = None
+    """Team games (envs.parallel.TEAMS): the side the player plays; it meets only the other
+    side's players."""
 
     @property
     def learner(self) -> bool:
@@ -155,8 +158,14 @@ class Matchmaker:
                  rng: np.random.Generator) -> None:
         self.cfg, self.players, self.payoff, self.rng = cfg, players, payoff, rng
 
-    def _role(self, *roles: str) -> list[str]:
-        return [p.id for p in self.players.values() if p.role in roles]
+    def _role(self, *roles: str, against: str) -> list[str]:
+        """Players of `roles` that `against` may meet."""
+        return [p.id for p in self.players.values() if p.role in roles and self._rivals(against, p)]
+
+    def _rivals(self, me: str, other: Player) -> bool:
+        """Whether `me` may meet `other`: anyone in a symmetric game, the other side's players
+        in a team game."""
+        return self.players[me].side is None or other.side != self.players[me].side
 
     def _copies_of(self, parents: Sequence[str]) -> list[str]:
         return [p.id for p in self.players.values() if p.role == "snapshot" and p.parent in parents]
@@ -165,9 +174,9 @@ class Matchmaker:
         p = pfsp_weights(self.payoff.win_rate(me, candidates), weighting)
         return candidates[int(self.rng.choice(len(candidates), p=p))]
 
-    def frozen(self) -> list[str]:
-        """Snapshots and fixed players, oldest first."""
-        return [p.id for p in self.players.values() if p.frozen]
+    def frozen(self, against: str) -> list[str]:
+        """Snapshots and fixed players that `against` may meet, oldest first."""
+        return [p.id for p in self.players.values() if p.frozen and self._rivals(against, p)]
 
     def get_match(self, me: str) -> str:
         """The opponent of `me` for its next game (a learner id means its current params)."""
@@ -177,14 +186,14 @@ class Matchmaker:
         if role == "main_exploiter":
             return self._main_exploiter_match(me)
         if role == "league_exploiter":
-            return self._pfsp(me, self.frozen(), self.cfg.league_exploiter_weighting)
+            return self._pfsp(me, self.frozen(me), self.cfg.league_exploiter_weighting)
         raise ValueError(f"player {me!r} has role {role!r}: only learners are matched")
 
     def _main_agent_match(self, me: str) -> str:
         cfg, coin = self.cfg, self.rng.random()
         if coin < cfg.pfsp_prob:
-            return self._pfsp(me, self.frozen(), cfg.main_weighting)
-        opponent = str(self.rng.choice(self._role("main_agent")))
+            return self._pfsp(me, self.frozen(me), cfg.main_weighting)
+        opponent = str(self.rng.choice(self._role("main_agent", against=me)))
         if coin < cfg.pfsp_prob + cfg.verification_prob:
             found = self._verification(me, opponent)
             if found is not None:
@@ -198,7 +207,7 @@ class Matchmaker:
         return self._pfsp(me, copies, "variance")  # too strong: its past copies as curriculum
 
     def _verification(self, me: str, opponent: str) -> str | None:
-        exploiters = self._copies_of(self._role("main_exploiter"))
+        exploiters = self._copies_of(self._role("main_exploiter", against=me))
         rates = self.payoff.win_rate(me, exploiters)
         if len(exploiters) and rates.min() < self.cfg.verification_threshold:
             return self._pfsp(me, exploiters, "squared")
@@ -209,7 +218,7 @@ class Matchmaker:
         return None
 
     def _main_exploiter_match(self, me: str) -> str:
-        opponent = str(self.rng.choice(self._role("main_agent")))
+        opponent = str(self.rng.choice(self._role("main_agent", against=me)))
         copies = self._copies_of([opponent])
         if self.payoff.win_rate(me, [opponent])[0] > self.cfg.exploiter_threshold or not copies:
             return opponent
@@ -224,8 +233,8 @@ class Matchmaker:
             return passed >= cfg.main_snapshot_steps
         if passed < cfg.exploiter_min_steps:
             return False
-        relevant = (self._role("main_agent") if player.role == "main_exploiter"
-                    else self.frozen())
+        relevant = (self._role("main_agent", against=me) if player.role == "main_exploiter"
+                    else self.frozen(me))
         rates = self.payoff.win_rate(me, relevant)
         return (len(rates) > 0 and rates.min() > cfg.snapshot_threshold) or \
             passed >= cfg.exploiter_max_steps

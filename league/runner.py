@@ -25,6 +25,7 @@ from ludus.agents.evaluate import write_video
 from ludus.agents.files import WriterLock, check_id
 from ludus.agents.registry import algo_entry, from_dict, make_agent
 from ludus.agents.tracking import Tracker
+from ludus.envs.parallel import SHARED, TEAMS, sides_of
 from ludus.envs.render import renderer_game
 from ludus.league.arena import SeatedOpponents, load_player, play_match
 from ludus.league.bots import is_bot
@@ -42,11 +43,19 @@ from ludus.league.payoff import Payoff
 from ludus.league.recorder import game_frames
 from ludus.league.selfplay import SelfPlayConfig
 from ludus.league.snapshots import SnapshotStore, copy_policy, freeze_files
+from ludus.league.teams import TeamResults, evaluate_team_mains, rival_side
 
 
 def check_two_player_zero_sum(env_id: str) -> None:
     """Raise ValueError unless `env_id` is a two-player zero-sum game (what win rates and
-    PFSP assume; PettingZoo envs are trusted to be when they have two agents)."""
+    PFSP assume; PettingZoo envs are trusted to be when they have two agents) or a two-sided
+    team game (envs.parallel.TEAMS: one winning side per episode)."""
+    if env_id.startswith(SHARED):
+        if sides_of(env_id) is None:
+            raise ValueError(f"a league needs a two-player zero-sum game or a two-sided team "
+                             f"game ({', '.join(SHARED + t for t in TEAMS)}); {env_id} has no "
+                             f"sides")
+        return
     game = envs.make_game(env_id, 1)
     if game.num_players != 2:
         raise ValueError(f"a league needs a two-player zero-sum game; {env_id} has "
@@ -72,8 +81,8 @@ class LeagueSeats(SeatedOpponents):
     """
 
     def __init__(self, runner: LeagueRunner, learner: str, num_envs: int, epsilon: float,
-                 seed: int, menu_size: int) -> None:
-        super().__init__(num_envs, epsilon, seed)
+                 seed: int, menu_size: int, group: int = 1) -> None:
+        super().__init__(num_envs, epsilon, seed, group)
         self.runner, self.learner, self.menu_size = runner, learner, menu_size
         self.menu: list[str] = []
 
@@ -150,7 +159,10 @@ class LeagueRunner:
             self.league = League(self.folder, cfg.env_id, cfg.matchmaking,
                                  Payoff(cfg.payoff_decay, cfg.min_games), cfg.seed)
         check_two_player_zero_sum(cfg.env_id)
+        self.sides = sides_of(cfg.env_id)
         self.algo, self.algo_cfg, self.selfplay = self._learner_configs(resume)
+        if self.sides is not None:
+            self._check_team_settings()
         self.store = SnapshotStore(self.league, cfg.snapshot_cache, cfg.seed)
         self.eval_bots = cfg.eval_bots or default_eval_bots(cfg.env_id)
         self.live: dict[str, Any] = {}
@@ -168,6 +180,19 @@ class LeagueRunner:
                                wandb_run_id=self.league.extra.get("wandb_run_id"),
                                tensorboard=cfg.tensorboard,
                                resume_step=self.league.total_steps if resume else None)
+
+    def _check_team_settings(self) -> None:
+        """What a team game's league cannot take, one line each."""
+        cfg, name = self.cfg, self.cfg.env_id
+        if cfg.fixed or cfg.init:
+            raise LeagueError(f"{name}: team leagues take no --fixed or --init (each side's "
+                              f"learners start from their own random init)")
+        if self.selfplay.opening_moves or self.selfplay.opponent_epsilon:
+            raise LeagueError(f"{name}: team games have no opening_moves or opponent_epsilon "
+                              f"(set both to 0 in the learners' config)")
+        if set(cfg.eval_bots or ()) - {"random"}:
+            raise LeagueError(f"{name}: team leagues are evaluated against random rivals and "
+                              f"each other; eval_bots can only be random")
 
     def _learner_configs(self, resume: bool) -> tuple[str, Any, SelfPlayConfig]:
         """The learners' settings: read from the game's config when the league starts and
@@ -223,15 +248,26 @@ class LeagueRunner:
             copy_policy(cfg.init, self.folder / "init")
             init = self.folder / "init"
             freeze_files(init)
+        starts: dict[str | None, Path | None] = {}
         for learner, role in learner_ids(cfg.counts()):
-            player = league.add(Player(learner, role))
-            self._add_learner(player, init)
-            if init is None:  # one starting model for everyone (not fresh random opponents)
-                init = self.trainers[learner].save_policy(self.folder / "init")
-                freeze_files(init)
+            for side in self.sides.names if self.sides else (None,):
+                player = league.add(Player(learner if side is None else f"{side}_{learner}",
+                                           role, side=side))
+                start = starts.get(side, init)
+                self._add_learner(player, start)
+                if start is None:  # one starting model per side (not fresh random opponents)
+                    start = self.trainers[player.id].save_policy(self._init_dir(side))
+                    freeze_files(start)
+                starts[side] = start
         for main in league.learners("main_agent"):
-            league.add(Player(f"{main.id}.init", "snapshot", main.id, "init", main.rating))
+            league.add(Player(f"{main.id}.init", "snapshot", main.id,
+                              str(self._init_dir(main.side).relative_to(self.folder)),
+                              main.rating, side=main.side))
         self._save()
+
+    def _init_dir(self, side: str | None) -> Path:
+        """The starting model of the learners (of one side, in a team game)."""
+        return self.folder / "init" if side is None else self.folder / "init" / side
 
     def _add_learner(self, player: Player, weights: Path | None) -> None:
         run = RunConfig(algo=self.algo, env_id=self.cfg.env_id, seed=self.cfg.seed + len(self.trainers),
@@ -247,6 +283,9 @@ class LeagueRunner:
         self.live[player.id] = trainer.policy()  # seated as an opponent, it acts in eval mode
 
     def _env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
+        if self.sides is not None:
+            return self._team_env_factory(learner)
+
         def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Results:
             seats = LeagueSeats(self, learner, num_envs, self.selfplay.opponent_epsilon,
                                 seed or 0, self.cfg.menu_size)
@@ -255,6 +294,19 @@ class LeagueRunner:
                                opening_moves=self.selfplay.opening_moves)
             return Results(versus, seats, lambda away, seat, outcome:
                            self.league.report(learner, away, seat, outcome))
+        return make_env
+
+    def _team_env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
+        side, game = self.league.players[learner].side, self.cfg.env_id
+
+        def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> TeamResults:
+            group = envs.team_size(game, rival_side(self.sides, side))
+            rows = num_envs // envs.team_size(game, side) * group
+            seats = LeagueSeats(self, learner, rows, 0.0, seed or 0, self.cfg.menu_size, group)
+            self.seats[learner] = seats
+            env = envs.make(game, num_envs, seed, side=side, opponent=seats, **kwargs)
+            return TeamResults(env, seats, self.sides, side, lambda away, seat, outcome:
+                               self.league.report(learner, away, seat, outcome))
         return make_env
 
     def opponent(self, player_id: str) -> Any:
@@ -273,7 +325,7 @@ class LeagueRunner:
             agent = trainer.agent
             fresh = make_agent(trainer.run.algo, self.algo_cfg, trainer.env.single_observation_space,
                                trainer.env.single_action_space, trainer.run.seed, trainer.device)
-            load_weights(agent.net, self.folder / "init")  # same net object: seats stay valid
+            load_weights(agent.net, self._init_dir(player.side))  # same net: seats stay valid
             state = fresh.train_state()  # a fresh optimizer; the step counters go on, so the
             state["global_step"], state["num_updates"] = agent.global_step, agent.num_updates
             agent.load_train_state(state)  # learner's log (and a resume's cut) stays in order
@@ -345,7 +397,7 @@ class LeagueRunner:
         for p in self.league.players.values():
             metrics[f"rating/{p.id}"], metrics[f"rating_sd/{p.id}"] = p.rating, p.rating_sd
         main = self.league.learners("main_agent")[0].id
-        frozen = self.league.matchmaker.frozen()
+        frozen = self.league.matchmaker.frozen(main)
         rates = self.league.payoff.win_rate(main, frozen)
         metrics["league/pfsp_entropy"] = float(_entropy(rates, self.cfg.matchmaking.main_weighting))
         self.tracker.log(metrics, step)
@@ -388,8 +440,11 @@ class LeagueRunner:
     def evaluate(self) -> dict[str, float]:
         """Main agents (greedy) against the evaluation bots, and their exact NashConv (and that
         of the average of their snapshots) in OpenSpiel games."""
-        out: dict[str, float] = {}
         game = self.cfg.env_id
+        if self.sides is not None:
+            return evaluate_team_mains(self.league, self.live, game, self.sides,
+                                       self.cfg.eval_games, self.league.interval)
+        out: dict[str, float] = {}
         for main in self.league.learners("main_agent"):
             policy = self.live[main.id]
             for bot in self.eval_bots:
