@@ -196,3 +196,57 @@ def test_evaluate_script_reports_team_returns(tmp_path, capsys):
     assert "random on shared:simple_spread: mean team return" in capsys.readouterr().out
     assert main(["random", "--env-id", "Pendulum-v1", "--games", "2"]) == 0
     assert "random on Pendulum-v1: mean return" in capsys.readouterr().out
+
+
+class Answerer:
+    """Says every rival's bit back (its observation is the bit's one-hot), and records the
+    rows it is asked to start and to answer."""
+
+    def __init__(self):
+        self.started, self.asked = [], []
+
+    def start(self, rows):
+        self.started.append(rows.tolist())
+
+    def act_rows(self, obs, rows):
+        self.asked.append(rows.tolist())
+        return obs.argmax(axis=1)
+
+
+def test_one_side_as_rows_and_an_opponent_for_the_others():
+    rivals = Answerer()
+    env = AgentVectorEnv(Signals, 2, agents=["a"], opponent=rivals)
+    assert env.num_envs == 2 and env.team_size == 1
+    env.reset(seed=0)
+    assert rivals.started == [[0, 1, 2, 3]]  # (copy, rival) rows: runner and late of 2 copies
+    returns = []
+    for _ in range(8):
+        _, _, _, _, info = env.step(np.ones(2, dtype=np.int64))  # Signals asserts every live
+        if info["_team_return"].any():  # agent got an action
+            returns.append(info["rival_return"][info["_team_return"]].tolist())
+    # runner answers at steps 1-2, late at 2-4: 5 right answers per episode
+    assert returns == [[5.0, 5.0], [5.0, 5.0]]
+    assert rivals.asked[0] == [0, 2] and rivals.asked[1] == [0, 1, 2, 3]  # late joins
+    assert rivals.asked[2] == [1, 3]  # runner left (terminated at step 2)
+    assert rivals.started[1:] == [[0, 1, 2, 3], [0, 1, 2, 3]]  # both copies restart together
+    with pytest.raises(ValueError, match=r"agents \['runner', 'late'\] are not rows.*opponent"):
+        AgentVectorEnv(Signals, 1, agents=["a"])
+
+
+def test_team_game_sides_and_their_errors():
+    from ludus.agents.evaluate import UniformPolicy
+    from ludus.league.arena import Seated
+
+    assert envs.team_size("shared:simple_tag") == 4
+    assert envs.team_size("shared:simple_tag", "predator") == 3
+    rivals = Seated(UniformPolicy(gym.spaces.Discrete(5)), 2)
+    env = envs.make("shared:simple_tag", 6, seed=0, side="predator", opponent=rivals)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (6, 16) and env.rival_obs.shape == (2, 14)
+    env.close()
+    with pytest.raises(ValueError, match="unknown side 'hunter'; the sides are predator, prey"):
+        envs.make("shared:simple_tag", 3, side="hunter", opponent=rivals)
+    with pytest.raises(ValueError, match="shared:simple_spread has no sides.*shared:simple_tag"):
+        envs.make("shared:simple_spread", 3, side="prey", opponent=rivals)
+    with pytest.raises(ValueError, match="the predator side has 3 agents.*multiple of 3, got 4"):
+        envs.make("shared:simple_tag", 4, side="predator", opponent=rivals)

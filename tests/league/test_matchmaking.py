@@ -113,3 +113,25 @@ def test_resets_after_snapshot():
 def test_thresholds_outside_unit_interval_fail(field, value):
     with pytest.raises(ValueError, match=f"{field} must be in \\[0, 1\\], got {value}"):
         MatchmakingConfig(**{field: value}).validate()
+
+
+def test_team_players_meet_only_the_other_side():
+    sides = {"a": "pred", "b": "prey"}
+    players = {}
+    for side in sides.values():
+        for pid, role, parent in [("main", "main_agent", None), ("mexp", "main_exploiter", None),
+                                  ("lexp", "league_exploiter", None), ("main.0", "snapshot", "main"),
+                                  ("mexp.0", "snapshot", "mexp")]:
+            p = Player(f"{side}_{pid}", role, parent and f"{side}_{parent}", side=side)
+            players[p.id] = p
+    payoff = Payoff(decay=1.0)
+    for pid in players:
+        payoff.add(pid)
+    mm = Matchmaker(MatchmakingConfig(), players, payoff, np.random.default_rng(0))
+    set_rate(mm, "pred_main", "prey_mexp.0", 10)  # verification: an exploiter it cannot beat
+    for me in ("pred_main", "pred_mexp", "pred_lexp", "prey_main", "prey_mexp", "prey_lexp"):
+        side = players[me].side
+        met = set(draws(mm, me, 600))
+        assert met and all(players[o].side != side for o in met), (me, met)
+    assert set(draws(mm, "pred_main", 2000)) == {"prey_main", "prey_main.0", "prey_mexp.0"}
+    assert mm.frozen("prey_lexp") == ["pred_main.0", "pred_mexp.0"]
