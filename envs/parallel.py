@@ -121,13 +121,29 @@ def team_size(env_id: str, side: str | None = None) -> int:
     name = env_id.removeprefix(SHARED)
     if name == "simple_spread":  # also the batched version's, which needs no mpe2
         return PRESETS[name][1]["N"]
-    module, kwargs = PRESETS[name][:2] if name in PRESETS else (name, {})
-    probe = pettingzoo_parallel(module, **kwargs)()
+    return len(_probe(name, side)[0])
+
+
+def side_action_space(env_id: str, side: str) -> gym.Space:
+    """The action space of the agents of `side` in the two-sided game `env_id`."""
+    agents, probe = _probe(env_id.removeprefix(SHARED), side, keep=True)
     try:
-        agents = probe.possible_agents
-        return len(agents) if side is None else len(_side_agents(name, side, agents))
+        return probe.action_space(agents[0])
     finally:
         probe.close()
+
+
+def _probe(name: str, side: str | None, keep: bool = False) -> tuple[list[str], Any]:
+    """The agents (of `side`) of a copy of `shared:<name>`, and the copy when `keep` (closed
+    otherwise; the caller closes a kept one)."""
+    module, kwargs = PRESETS[name][:2] if name in PRESETS else (name, {})
+    probe = pettingzoo_parallel(module, **kwargs)()
+    agents = list(probe.possible_agents)
+    if side is not None:
+        agents = _side_agents(name, side, agents)
+    if not keep:
+        probe.close()
+    return agents, probe
 
 
 def _side_agents(name: str, side: str, possible_agents: Sequence[str]) -> list[str]:

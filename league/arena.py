@@ -163,14 +163,16 @@ class MatchResult:
         return {name: (sum(c) / max(n, 1), *wilson(sum(c), n))
                 for name, c in (("win", self.wins), ("draw", self.draws), ("loss", self.losses))}
 
-    def report(self) -> str:
-        """A few lines for people: totals with intervals, then per seat."""
+    def report(self, seat_names: tuple[str, str] = ("moves first", "moves second")) -> str:
+        """A few lines for people: totals with intervals, then per seat (named by
+        `seat_names`: the sides of a team game)."""
         lines = [f"{self.games} games, score {self.score:.3f}"]
         for name, (rate, low, high) in self.rates().items():
             lines.append(f"  {name:<5} {rate:6.1%}  (95% CI {low:.1%} - {high:.1%})")
         for seat in (0, 1):
-            lines.append(f"  seat {seat} (moves {'first' if seat == 0 else 'second'}): "
-                         f"W {self.wins[seat]}  D {self.draws[seat]}  L {self.losses[seat]}")
+            if self.wins[seat] + self.draws[seat] + self.losses[seat]:
+                lines.append(f"  seat {seat} ({seat_names[seat]}): W {self.wins[seat]}  "
+                             f"D {self.draws[seat]}  L {self.losses[seat]}")
         return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ rival player with the learner's side index as its seat.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -16,8 +17,22 @@ import numpy as np
 
 from ludus import envs
 from ludus.agents.evaluate import UniformPolicy
-from ludus.envs.parallel import SHARED, TEAMS, Sides, sides_of
+from ludus.envs.parallel import SHARED, TEAMS, Sides, side_action_space, sides_of
 from ludus.league.arena import MatchResult, Seated, SeatedOpponents
+
+
+def member_side(spec: str) -> str | None:
+    """The side of the league player a spec names (a league folder: its first main agent;
+    `<league folder>/<player id>`: that member); None for anything else."""
+    from ludus.league.coordinator import League
+
+    path = Path(spec)
+    if (path / "league.json").exists():
+        mains = League.load(path).learners("main_agent")
+        return mains[0].side if mains else None
+    if not path.exists() and (path.parent / "league.json").exists():
+        return League.load(path.parent).member(path.name).side
+    return None
 
 
 def rival_side(sides: Sides, side: str) -> str:
@@ -98,8 +113,8 @@ def evaluate_team_mains(league: Any, live: dict[str, Any], env_id: str, sides: S
     for main in mains:
         other = rival_side(sides, main.side)
         rival_mains = {m.id: live[m.id] for m in mains if m.side == other}
-        space = next(iter(rival_mains.values())).action_space
-        for name, rival in {"random": UniformPolicy(space, seed), **rival_mains}.items():
+        random_team = UniformPolicy(side_action_space(env_id, other), seed)
+        for name, rival in {"random": random_team, **rival_mains}.items():
             result = play_team_match(env_id, main.side, live[main.id], rival, games, seed=seed)
             out[f"eval/{main.id}/vs_{name}"] = result.score
     return out

@@ -1,7 +1,9 @@
 """Play a checkpoint against a bot or another checkpoint, both seats, and print win/draw/loss
 with 95% intervals; on a single-player env (Gymnasium, or shared:<env> teams) print the
 greedy mean return of --games episodes (team returns for shared:) with a 95% interval, and
-of uniform random actions for the player `random` (`evaluate.py random --env-id E`).
+of uniform random actions for the player `random` (`evaluate.py random --env-id E`). In a
+two-sided team game (shared:simple_tag) the player drives one side (its league member's, or
+--side) against the opponent on the other: a checkpoint, or random agents.
 
     python scripts/evaluate.py runs/<run> --opponent alphabeta:2 --games 200
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import tyro
@@ -23,8 +25,10 @@ from ludus import envs
 from ludus.agents import CheckpointError, load_policy
 from ludus.agents.checkpoint import read_meta
 from ludus.agents.evaluate import UniformPolicy, evaluate
+from ludus.envs.parallel import Sides, side_action_space, sides_of
 from ludus.league.arena import checkpoint_of, load_player, play_match
 from ludus.league.bots import is_bot
+from ludus.league.teams import member_side, play_team_match, rival_side
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Args:
     """Start each game after 0..this many random moves (variety between greedy players)."""
     seed: int = 0
     """Seed of the bots', openings' and sampling players' randomness."""
+    side: str | None = None
+    """Team games: the side the player drives (default: its league member's side)."""
 
 
 def episode_returns(args: Args, env_id: str) -> int:
@@ -70,6 +76,28 @@ def episode_returns(args: Args, env_id: str) -> int:
     return 0
 
 
+def team_match(args: Args, env_id: str, sides: Sides) -> int:
+    """Print the win rate of the player's side against the opponent's in a team game."""
+    side = args.side or member_side(args.player)
+    if side is None:
+        raise ValueError(f"{env_id} is a team game: name the player's side with --side "
+                         f"({' or '.join(sides.names)})")
+    sides.index(side)
+    other = rival_side(sides, side)
+
+    def team(spec: str, its_side: str, seed: int) -> Any:
+        if spec == "random":
+            return UniformPolicy(side_action_space(env_id, its_side), seed)
+        return load_policy(checkpoint_of(spec))
+
+    result = play_team_match(env_id, side, team(args.player, side, args.seed),
+                             team(args.opponent, other, args.seed + 1), args.games,
+                             seed=args.seed, deterministic=args.greedy)
+    print(f"{args.player} ({side}) vs {args.opponent} ({other}) on {env_id}")
+    print(result.report(sides.names))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv)
@@ -80,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             env_id = read_meta(checkpoint_of(checkpoints[0]))["env_id"]
         if env_id is None:
             raise ValueError("two bots: name the game with --env-id")
+        sides = sides_of(env_id)
+        if sides is not None:
+            return team_match(args, env_id, sides)
         if not envs.is_game(env_id):
             return episode_returns(args, env_id)
         player = load_player(args.player, args.seed)

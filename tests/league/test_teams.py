@@ -12,6 +12,7 @@ from ludus.league.coordinator import League, LeagueError
 from ludus.league.matchmaking import MatchmakingConfig
 from ludus.league.runner import LeagueRunner
 from ludus.league.teams import play_team_match
+from ludus.scripts import evaluate
 
 TAG = """algo: ppo
 env_id: shared:simple_tag
@@ -35,7 +36,7 @@ def tag_config(tmp_path, **kw):
     return LeagueConfig(**{**base, **kw})
 
 
-def test_a_team_league_matches_sides_records_every_episode_and_resumes(tmp_path):
+def test_a_team_league_matches_sides_records_every_episode_and_resumes(tmp_path, capsys):
     summary = LeagueRunner(tag_config(tmp_path)).train()
     summary = LeagueRunner(tag_config(tmp_path, total_timesteps=3000),
                            resume=summary["folder"]).train()
@@ -58,6 +59,17 @@ def test_a_team_league_matches_sides_records_every_episode_and_resumes(tmp_path)
     for key in ("eval/predator_main_agent_0/vs_random", "eval/prey_main_agent_0/vs_random",
                 "eval/prey_main_agent_0/vs_predator_main_agent_0"):
         assert 0.0 <= last[key] <= 1.0
+    # evaluate.py plays a member on its own side; a bare checkpoint needs --side
+    folder = summary["folder"]
+    assert evaluate.main([folder, "--games", "8"]) == 0
+    assert evaluate.main([f"{folder}/prey_main_agent_0", "--opponent", folder, "--games", "8",
+                          "--no-greedy"]) == 0
+    out = capsys.readouterr().out
+    assert f"{folder} (predator) vs random (prey)" in out and "seat 0 (predator): W" in out
+    assert "(prey) vs " in out and "seat 1 (prey): W" in out
+    bare = league.checkpoint_path(players["prey_main_agent_0"])
+    assert evaluate.main([bare, "--games", "8"]) == 2
+    assert "name the player's side with --side (predator or prey)" in capsys.readouterr().err
 
 
 def test_team_league_settings_it_refuses(tmp_path):
