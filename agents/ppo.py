@@ -4,6 +4,7 @@ stop; with an LSTM/GRU core it is recurrent PPO, trained on whole sequences."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -152,13 +153,10 @@ class PPO(ActorCriticAgent):
             loss = pg_loss + cfg.vf_coef * v_loss
             if cfg.ent_coef:
                 loss = loss - self.ent_coef * ent
-            if self.teacher is not None:
-                with torch.no_grad():
-                    teacher_logits = self.teacher(obs, None, None, mask, False)[0]
-                teacher_kl = self.dist.kl(teacher_logits, logits).mean()
-                loss = loss + self.teacher_kl_coef * teacher_kl
+            for name, coef, term in self.penalties(obs, mask, logits):
+                loss = loss + coef * term
                 if stats is not None:
-                    stats["loss/teacher_kl"].append(teacher_kl.detach())
+                    stats[name].append(term.detach())
             check_finite(loss, "ppo", self.global_step)
             gradient_step(self.optimizer, self.params, loss, cfg.max_grad_norm)
             if stats is not None:
@@ -170,6 +168,24 @@ class PPO(ActorCriticAgent):
                     stats[key].append(term.detach())
         return True
 
+    def penalties(self, obs: torch.Tensor, mask: torch.Tensor | None, logits: torch.Tensor
+                  ) -> list[tuple[str, float, torch.Tensor]]:
+        """(metric name, coefficient, term) of the regularisers added to a minibatch's loss:
+        here KL(teacher || policy) when there is a teacher."""
+        if self.teacher is None:
+            return []
+        with torch.no_grad():
+            teacher_logits = self.teacher(obs, None, None, mask, False)[0]
+        return [("loss/teacher_kl", self.teacher_kl_coef,
+                 self.dist.kl(teacher_logits, logits).mean())]
+
+    def set_coefficients(self) -> None:
+        """The entropy and teacher-KL coefficients of this update (annealed when asked)."""
+        cfg = self.cfg
+        self.ent_coef = cfg.ent_coef * (1.0 - self.progress if cfg.anneal_ent else 1.0)
+        self.teacher_kl_coef = cfg.teacher_kl_coef * (
+            1.0 - self.progress if cfg.anneal_teacher_kl else 1.0)
+
     def update(self) -> dict[str, float]:
         """Run the PPO epochs on the full rollout."""
         cfg, s = self.cfg, self.storage
@@ -177,9 +193,7 @@ class PPO(ActorCriticAgent):
         lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
         set_learning_rate(self.optimizer, lr)
         clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
-        self.ent_coef = cfg.ent_coef * (1.0 - self.progress if cfg.anneal_ent else 1.0)
-        self.teacher_kl_coef = cfg.teacher_kl_coef * (
-            1.0 - self.progress if cfg.anneal_teacher_kl else 1.0)
+        self.set_coefficients()
         recurrent = self.net.recurrent
         if recurrent:  # whole sequences: an inactive row's zero steps stay in them
             flat = lambda x: x  # noqa: E731
@@ -191,9 +205,7 @@ class PPO(ActorCriticAgent):
         if cfg.norm_adv and self._single_minibatch:  # normalised once: the batch never changes
             data[3] = normalize(data[3])
         mask_all = None if s.action_mask is None else flat(s.action_mask)
-        stats: dict[str, list[torch.Tensor]] = {k: [] for k in (
-            "loss/policy", "loss/value", "loss/entropy", "charts/approx_kl", "charts/clipfrac",
-            "loss/teacher_kl")}
+        stats: dict[str, list[torch.Tensor]] = defaultdict(list)
         for epoch in range(cfg.update_epochs):
             last = epoch == cfg.update_epochs - 1
             if not self._epoch(data, mask_all, clip, stats if last else None):

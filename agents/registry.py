@@ -14,6 +14,7 @@ import torch
 
 from ludus.agents.a2c import A2C, A2CConfig
 from ludus.agents.dqn import DQN, DQNConfig
+from ludus.agents.mmd import MMD, MMDConfig
 from ludus.agents.ppo import PPO, PPOConfig, RecurrentPPOConfig
 from ludus.agents.reinforce import Reinforce, ReinforceConfig
 from ludus.agents.sac import SAC, SACConfig
@@ -25,6 +26,7 @@ ALGOS: dict[str, tuple[type, type]] = {
     "a2c": (A2C, A2CConfig),
     "ppo": (PPO, PPOConfig),
     "ppo-lstm": (PPO, RecurrentPPOConfig),
+    "mmd": (MMD, MMDConfig),
     "sac": (SAC, SACConfig),
     "td3": (TD3, TD3Config),
 }

@@ -457,20 +457,22 @@ class LeagueRunner:
         return out
 
     def _exploitability(self, main: Player) -> dict[str, float]:
-        """Exact NashConv of a main agent and of its average policy: its snapshots weighted
-        by their order (linear averaging, as in CFR+: early, weak copies count least), which
-        is also distilled into `learners/<id>/average_<interval>`, a checkpoint like any
-        other."""
+        """Exact NashConv of a main agent and (unless its learner's last iterate is the
+        product, as MMD's) of its average policy: its snapshots weighted by their order
+        (linear averaging, as in CFR+: early, weak copies count least), which is also
+        distilled into `learners/<id>/average_<interval>`, a checkpoint like any other."""
         from ludus.agents.bc import fit_policy
         from ludus.league.exploitability import average_policy, nash_conv
 
         game = self.cfg.env_id
+        trainer = self.trainers[main.id]
+        if getattr(trainer.agent, "last_iterate", False):  # MMD: the policy is the product
+            return {f"eval/{main.id}/nash_conv": nash_conv(game, self.live[main.id])}
         copies = [p for p in self.league.players.values()
                   if p.role == "snapshot" and p.parent == main.id]
         # read past the cache: one pass over every copy would empty it
         obs, mask, probs, average_conv = average_policy(
             game, [load_player(self.store.path(p)) for p in copies], np.arange(1, len(copies) + 1))
-        trainer = self.trainers[main.id]
         net = copy.deepcopy(trainer.agent.net)
         kl = fit_policy(net, obs, probs, mask, steps=1000, lr=3e-3)
         relative = f"learners/{main.id}/average_{self.league.interval:06d}"  # never replaced

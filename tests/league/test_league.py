@@ -262,6 +262,24 @@ def test_poker_league_keeps_the_main_agents_average_policy_as_a_checkpoint(tmp_p
     assert last["eval/main_agent_0/average_nash_conv"] < 0.9  # better than uniform (0.917)
 
 
+def test_an_mmd_league_names_its_main_agents_policy_itself(tmp_path):
+    from ludus.league.arena import checkpoint_of
+
+    cfg = tiny_config(tmp_path, env_id="spiel:kuhn_poker", config="mmd_kuhn_poker",
+                      main_exploiters=0, league_exploiters=0, total_timesteps=4096,
+                      interval_steps=2048, matchmaking=MatchmakingConfig(
+                          pfsp_prob=0.0, verification_prob=0.0, main_snapshot_steps=1024))
+    runner = LeagueRunner(cfg)
+    runner.train()
+    main = League.load(runner.folder).players["main_agent_0"]
+    assert main.average is None and not list(runner.folder.rglob("average_*"))
+    assert checkpoint_of(str(runner.folder)) == str(runner.folder / main.checkpoint)
+    rows = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/main_agent_0/nash_conv" in r]
+    assert evals and not any("eval/main_agent_0/average_nash_conv" in r for r in rows)
+    assert any("main_agent_0/loss/magnet_kl" in r for r in rows)
+
+
 def test_shipped_league_sections_are_valid():
     from ludus.agents.registry import CONFIG_DIR, from_dict, load_config_file
 
