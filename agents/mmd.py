@@ -28,8 +28,9 @@ SCHEDULES = ("constant", "linear", "inverse_sqrt")
 class MMDConfig(PPOConfig):
     """PPO with a magnet: reverse-KL regularisation toward a slowly moving policy."""
 
-    magnet_kl_coef: float = 0.05
-    """alpha: coefficient of KL(policy || magnet) in the loss."""
+    magnet_kl_coef: float = 0.5
+    """alpha: coefficient of KL(policy || magnet) in the loss (with a moving magnet a
+    strong pull damps self-play's cycling without moving its fixed point)."""
     magnet: Literal["ema", "refresh"] = "ema"
     """How the magnet follows the policy: an exponential moving average of its parameters
     after every update, or a copy of them every `magnet_every` updates."""
