@@ -41,7 +41,7 @@ class RunConfig:
     """What to train on, for how long, and where results go."""
 
     algo: str = "ppo"
-    """Algorithm: dqn, reinforce, a2c, ppo, ppo-lstm, sac, td3."""
+    """Algorithm: dqn, reinforce, a2c, ppo, ppo-lstm, mmd, sac, td3."""
     env_id: str = "CartPole-v1"
     """Environment id (see envs.make)."""
     seed: int = 1

@@ -159,6 +159,20 @@ def pettingzoo_game(name: str, num_envs: int, seed: int | None = None, **kwargs:
     return PettingZooGame(lambda: pettingzoo.make("aec", env_id, **kwargs), num_envs, seed)
 
 
+def load_spiel_game(name: str, params: dict[str, Any] | None = None) -> Any:
+    """An OpenSpiel game by name, with parameters given as a dict or in OpenSpiel's string
+    form (`dark_hex(board_size=3)`), not both; a malformed one is one line."""
+    import pyspiel
+
+    if "(" in name and params:
+        raise ValueError(f"OpenSpiel game {name!r}: give its parameters in the name or as "
+                         f"keyword arguments, not both")
+    try:
+        return pyspiel.load_game(name) if "(" in name else pyspiel.load_game(name, params or {})
+    except pyspiel.SpielError as exc:
+        raise ValueError(f"OpenSpiel game {name!r}: {exc}") from None
+
+
 class SpielGame(ObjectGames):
     """`num_envs` games of an OpenSpiel sequential game. The observation is the acting
     player's information-state tensor, actions are OpenSpiel's ids, chance nodes are sampled
@@ -167,13 +181,14 @@ class SpielGame(ObjectGames):
     def __init__(self, name: str, num_envs: int, seed: int | None = None, **params: Any) -> None:
         import pyspiel
 
-        if name not in pyspiel.registered_names():
+        base = name.split("(", 1)[0]  # OpenSpiel's own spelling: dark_hex(board_size=3)
+        if base not in pyspiel.registered_names():
             import difflib
 
-            close = difflib.get_close_matches(name, pyspiel.registered_names(), n=3, cutoff=0.5)
+            close = difflib.get_close_matches(base, pyspiel.registered_names(), n=3, cutoff=0.5)
             hint = f" (did you mean {', '.join('spiel:' + c for c in close)}?)" if close else ""
-            raise ValueError(f"unknown OpenSpiel game {name!r}{hint}")
-        self.game = pyspiel.load_game(name, params)
+            raise ValueError(f"unknown OpenSpiel game {base!r}{hint}")
+        self.game = load_spiel_game(name, params)
         kind = self.game.get_type()
         if kind.dynamics != pyspiel.GameType.Dynamics.SEQUENTIAL:
             raise ValueError(f"OpenSpiel game {name!r} has simultaneous moves; ludus plays "

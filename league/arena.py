@@ -15,6 +15,7 @@ from ludus import envs
 from ludus.agents import load_policy
 from ludus.agents.evaluate import wilson
 from ludus.envs.board import random_legal
+from ludus.envs.parallel import SHARED, TEAMS, sides_of
 from ludus.league.bots import is_bot, make_bot
 
 
@@ -35,6 +36,30 @@ def checkpoint_of(spec: str) -> str:
         league = League.load(path.parent)
         return league.checkpoint_path(league.member(path.name))
     return spec
+
+
+def check_two_player_zero_sum(env_id: str, what: str = "a league") -> None:
+    """Raise ValueError unless `env_id` is a two-player zero-sum game (what win rates and
+    PFSP assume; PettingZoo envs are trusted to be when they have two agents) or a two-sided
+    team game (envs.parallel.TEAMS: one winning side per episode); `what` needs it."""
+    if env_id.startswith(SHARED):
+        if sides_of(env_id) is None:
+            raise ValueError(f"{what} needs a two-player zero-sum game or a two-sided team "
+                             f"game ({', '.join(SHARED + t for t in TEAMS)}); {env_id} has no "
+                             f"sides")
+        return
+    game = envs.make_game(env_id, 1)
+    if game.num_players != 2:
+        raise ValueError(f"{what} needs a two-player zero-sum game; {env_id} has "
+                         f"{game.num_players} players")
+    spiel = getattr(game, "game", None)  # an OpenSpiel game says what its utilities are
+    if spiel is not None:
+        import pyspiel
+
+        utility = spiel.get_type().utility
+        if utility not in (pyspiel.GameType.Utility.ZERO_SUM,
+                           pyspiel.GameType.Utility.CONSTANT_SUM):
+            raise ValueError(f"{what} needs a two-player zero-sum game; {env_id} is {utility}")
 
 
 def load_player(spec: str, seed: int = 0) -> Any:

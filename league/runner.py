@@ -25,9 +25,14 @@ from ludus.agents.evaluate import write_video
 from ludus.agents.files import WriterLock, check_id
 from ludus.agents.registry import algo_entry, from_dict, make_agent
 from ludus.agents.tracking import Tracker
-from ludus.envs.parallel import SHARED, TEAMS, sides_of
+from ludus.envs.parallel import sides_of
 from ludus.envs.render import renderer_game
-from ludus.league.arena import SeatedOpponents, load_player, play_match
+from ludus.league.arena import (
+    SeatedOpponents,
+    check_two_player_zero_sum,
+    load_player,
+    play_match,
+)
 from ludus.league.bots import is_bot
 from ludus.league.config import (
     LeagueConfig,
@@ -44,30 +49,6 @@ from ludus.league.recorder import game_frames
 from ludus.league.selfplay import SelfPlayConfig
 from ludus.league.snapshots import SnapshotStore, copy_policy, freeze_files
 from ludus.league.teams import TeamResults, evaluate_team_mains, rival_side
-
-
-def check_two_player_zero_sum(env_id: str) -> None:
-    """Raise ValueError unless `env_id` is a two-player zero-sum game (what win rates and
-    PFSP assume; PettingZoo envs are trusted to be when they have two agents) or a two-sided
-    team game (envs.parallel.TEAMS: one winning side per episode)."""
-    if env_id.startswith(SHARED):
-        if sides_of(env_id) is None:
-            raise ValueError(f"a league needs a two-player zero-sum game or a two-sided team "
-                             f"game ({', '.join(SHARED + t for t in TEAMS)}); {env_id} has no "
-                             f"sides")
-        return
-    game = envs.make_game(env_id, 1)
-    if game.num_players != 2:
-        raise ValueError(f"a league needs a two-player zero-sum game; {env_id} has "
-                         f"{game.num_players} players")
-    spiel = getattr(game, "game", None)  # an OpenSpiel game says what its utilities are
-    if spiel is not None:
-        import pyspiel
-
-        utility = spiel.get_type().utility
-        if utility not in (pyspiel.GameType.Utility.ZERO_SUM,
-                           pyspiel.GameType.Utility.CONSTANT_SUM):
-            raise ValueError(f"a league needs a two-player zero-sum game; {env_id} is {utility}")
 
 
 class LeagueSeats(SeatedOpponents):
