@@ -51,6 +51,12 @@ class LeagueConfig:
     """Bots the main agents play every interval (default: random plus the game's strongest)."""
     eval_games: int = 100
     """Games per main agent and bot at each evaluation (both seats)."""
+    exploit_every: int = 0
+    """Every this many intervals, train a fresh PPO best response against each main agent
+    and log what it wins per game, with an interval (eval/<id>/learned_br: exploitability
+    from below, for games too large for exact NashConv; 0: never)."""
+    exploit_minutes: float = 2.0
+    """Wall-clock budget of each of those best responses."""
     matchmaking: MatchmakingConfig = field(default_factory=MatchmakingConfig)
     """Matchmaking and snapshot rules."""
     payoff_decay: float = 0.99
@@ -91,6 +97,9 @@ class LeagueConfig:
                                  f"minimax; a checkpoint can join with --fixed), got {bot!r}")
         if self.teacher_kl_coef and self.init is None:
             raise ValueError("teacher_kl_coef needs --init (the teacher is the starting checkpoint)")
+        if self.exploit_every < 0 or self.exploit_minutes <= 0:
+            raise ValueError(f"need exploit_every >= 0 and exploit_minutes > 0, got "
+                             f"{self.exploit_every}, {self.exploit_minutes}")
         for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

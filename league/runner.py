@@ -171,6 +171,9 @@ class LeagueRunner:
         if self.selfplay.opening_moves or self.selfplay.opponent_epsilon:
             raise LeagueError(f"{name}: team games have no opening_moves or opponent_epsilon "
                               f"(set both to 0 in the learners' config)")
+        if cfg.exploit_every:
+            raise LeagueError(f"{name}: learned best responses (exploit_every) measure "
+                              f"turn-based games only")
         if set(cfg.eval_bots or ()) - {"random"}:
             raise LeagueError(f"{name}: team leagues are evaluated against random rivals and "
                               f"each other; eval_bots can only be random")
@@ -435,7 +438,25 @@ class LeagueRunner:
                 out[f"eval/{main.id}/wins_vs_{bot}"] = sum(result.wins) / result.games
             if game.startswith("spiel:"):
                 out.update(self._exploitability(main))
+            if self.cfg.exploit_every and self.league.interval % self.cfg.exploit_every == 0:
+                out.update(self._learned_exploitability(main))
         return out
+
+    def _learned_exploitability(self, main: Player) -> dict[str, float]:
+        """What a fresh PPO best response, trained for exploit_minutes against the main
+        agent's current policy, wins per game (with its 95% interval)."""
+        import tempfile
+
+        from ludus.league.exploitability import best_responder, learned_best_response
+
+        with tempfile.TemporaryDirectory() as tmp:
+            run, algo_cfg = best_responder(self.cfg.env_id, minutes=self.cfg.exploit_minutes,
+                                           seed=self.cfg.seed + self.league.interval,
+                                           run_dir=tmp, run_name=main.id)
+            result = learned_best_response(self.cfg.env_id, self.live[main.id], run, algo_cfg,
+                                           seed=self.league.interval)
+        key = f"eval/{main.id}/learned_br"
+        return {key: result.value, f"{key}_low": result.low, f"{key}_high": result.high}
 
     def _exploitability(self, main: Player) -> dict[str, float]:
         """Exact NashConv of a main agent and (unless its learner's last iterate is the

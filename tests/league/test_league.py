@@ -266,6 +266,7 @@ def test_an_mmd_league_names_its_main_agents_policy_itself(tmp_path):
     from ludus.league.arena import checkpoint_of
 
     cfg = tiny_config(tmp_path, env_id="spiel:kuhn_poker", config="mmd_kuhn_poker",
+                      exploit_every=1, exploit_minutes=0.05,
                       main_exploiters=0, league_exploiters=0, total_timesteps=4096,
                       interval_steps=2048, matchmaking=MatchmakingConfig(
                           pfsp_prob=0.0, verification_prob=0.0, main_snapshot_steps=1024))
@@ -277,6 +278,10 @@ def test_an_mmd_league_names_its_main_agents_policy_itself(tmp_path):
     rows = [json.loads(x) for x in (runner.folder / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval/main_agent_0/nash_conv" in r]
     assert evals and not any("eval/main_agent_0/average_nash_conv" in r for r in rows)
+    # a learned best response every interval: it wins something, never more than the exact
+    for r in evals:
+        low, value = r["eval/main_agent_0/learned_br_low"], r["eval/main_agent_0/learned_br"]
+        assert low <= value <= r["eval/main_agent_0/nash_conv"] / 2 + 0.05
     assert any("main_agent_0/loss/magnet_kl" in r for r in rows)
 
 
