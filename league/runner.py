@@ -43,6 +43,7 @@ from ludus.league.config import (
 )
 from ludus.league.coordinator import League, LeagueError, learner_ids
 from ludus.league.dashboard import payoff_rows, summary_table, write_pictures
+from ludus.league.exploitability import exact_is_feasible
 from ludus.league.matchmaking import Player, pfsp_weights
 from ludus.league.payoff import Payoff
 from ludus.league.recorder import game_frames
@@ -436,7 +437,7 @@ class LeagueRunner:
                                     self.cfg.eval_games)
                 out[f"eval/{main.id}/vs_{bot}"] = result.score
                 out[f"eval/{main.id}/wins_vs_{bot}"] = sum(result.wins) / result.games
-            if game.startswith("spiel:"):
+            if game.startswith("spiel:") and exact_is_feasible(game):
                 out.update(self._exploitability(main))
             if self.cfg.exploit_every and self.league.interval % self.cfg.exploit_every == 0:
                 out.update(self._learned_exploitability(main))

@@ -173,9 +173,11 @@ def strength_metrics(game: str) -> Callable[[Any], dict[str, float]] | None:
     """Exact strength measures logged at each evaluation where the game has one: NashConv for
     OpenSpiel games, lines lost to perfect play for tic-tac-toe."""
     if game.startswith("spiel:"):
-        from ludus.league.exploitability import nash_conv
+        from ludus.league.exploitability import exact_is_feasible, nash_conv
 
-        return lambda policy: {"eval/nash_conv": nash_conv(game, policy)}
+        # games too large for exact NashConv are measured by scripts/exploit.py
+        return (lambda policy: {"eval/nash_conv": nash_conv(game, policy)}) \
+            if exact_is_feasible(game) else None
     if game == "tictactoe":
         from ludus.league.bots import tictactoe_lines
 
