@@ -30,7 +30,7 @@ class BoardMatch:
     analysis: dict[int, Analysis] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.renderer = BoardRenderer(renderer_game(self.game_id))
+        self.setup()
         self.game = envs.make_game(self.game_id, 1)
         self.rng = np.random.default_rng(self.seed)
         self.first = 0  # index into seats of the player moving first this game
@@ -41,6 +41,10 @@ class BoardMatch:
                     analyse(seat.player, self.obs(), seat.player.initial_state(1))
                 except (ValueError, RuntimeError) as exc:
                     raise ValueError(f"{seat.name} cannot play {self.game_id}: {exc}") from None
+
+    def setup(self) -> None:
+        """The game's drawing (a board renderer here)."""
+        self.renderer = BoardRenderer(renderer_game(self.game_id))
 
     # --- state ---------------------------------------------------------------------------
     @property
@@ -64,14 +68,19 @@ class BoardMatch:
         return {"observation": self.game.observation()[:1], "action_mask": self.game.action_mask()[:1]}
 
     # --- moves ---------------------------------------------------------------------------
-    def restart(self, swap: bool = False) -> None:
-        """A new game (the seats swap who moves first when `swap`)."""
+    def restart(self, swap: bool = False, replay: bool = False) -> None:
+        """A new game (the seats swap who moves first when `swap`); `replay` starts the
+        same game again (the same deal, in games of chance), for undo."""
         if swap:
             self.first = 1 - self.first
-        self.game.reset()
+        self.new_game(replay)
         self.moves, self.result, self.analysis = [], None, {}
         self.thought, self.shown = None, None
         self.states = [s.player.initial_state(1) if not s.human else None for s in self.seats]
+
+    def new_game(self, replay: bool) -> None:
+        """Reset the game (boards have no chance: a replay is a plain reset)."""
+        self.game.reset()
 
     @property
     def finished(self) -> int:
@@ -106,8 +115,7 @@ class BoardMatch:
             raise IllegalMove("the game is over: press r for a new one")
         legal = self.legal()
         if int(action) != action or not 0 <= action < len(legal) or not legal[int(action)]:
-            what = "column" if self.renderer.game == "connect_four" else "cell"
-            raise IllegalMove(f"{what} {action} is not a legal move")
+            raise IllegalMove(self.refusal(action))
         mover, action = self.to_move, int(action)
         rewards, terminated, truncated = self.game.play(np.array([action]), np.array([0]))
         self.moves.append(action)
@@ -131,7 +139,7 @@ class BoardMatch:
         keep = len(moves) - 1
         while keep > 0 and (self.first + keep) % 2 != human[0]:
             keep -= 1
-        self.restart()
+        self.restart(replay=True)
         for action in moves[:keep]:
             if not self.seats[self.to_move].human:
                 self.think()  # recurrent players see their positions again
@@ -150,6 +158,11 @@ class BoardMatch:
         action = cell[1] if self.renderer.game == "connect_four" else cell[0] * 3 + cell[1]
         self.play(action)
         return action
+
+    def refusal(self, action: Any) -> str:
+        """Why `action` cannot be played now."""
+        what = "column" if self.renderer.game == "connect_four" else "cell"
+        return f"{what} {action} is not a legal move"
 
     pace = 0.6  # seconds per move when watching
 

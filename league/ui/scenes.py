@@ -15,6 +15,7 @@ from ludus.league.coordinator import League, LeagueError
 from ludus.league.ui.base import Scene, Seat
 from ludus.league.ui.board_scene import BoardMatch
 from ludus.league.ui.gym_scene import GymScene
+from ludus.league.ui.poker_scene import POKER, PokerMatch
 
 
 def members(folder: Path | str) -> list[tuple[str, str, float]]:
@@ -100,6 +101,7 @@ def make_scene(player: str, opponent: str | None = None, env_id: str | None = No
     if not envs.is_game(game):
         return GymScene(game, seat_of(player, seed), human=opponent == "human", seed=seed,
                         greedy=greedy)
-    renderer_game(game)  # a game without a board renderer fails before any loading
+    if game not in POKER:
+        renderer_game(game)  # a game without a board renderer fails before any loading
     seats = [seat_of(player, seed), seat_of(opponent or "random", seed + 1)]
-    return BoardMatch(game, seats, seed, greedy)
+    return (PokerMatch if game in POKER else BoardMatch)(game, seats, seed, greedy)
