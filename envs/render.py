@@ -51,6 +51,25 @@ def ansi(board: np.ndarray, game: str) -> str:
     return "\n".join(lines)
 
 
+MARK = (40, 220, 120)  # the last move's ring and the winning line
+IN_A_ROW = {"connect_four": 4, "tictactoe": 3}
+
+
+def winning_line(board: np.ndarray, k: int) -> list[tuple[int, int]] | None:
+    """The cells of the first k pieces of one seat in a row (across, down or diagonal) on
+    `board` ((rows, cols), 0 empty), or None."""
+    rows, cols = board.shape
+    for r, c in np.ndindex(board.shape):
+        if not board[r, c]:
+            continue
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            cells = [(r + i * dr, c + i * dc) for i in range(k)]
+            if all(0 <= y < rows and 0 <= x < cols and board[y, x] == board[r, c]
+                   for y, x in cells):
+                return cells
+    return None
+
+
 class BoardRenderer:
     """Draws positions of `game` on pygame surfaces, `cell` pixels per square."""
 
@@ -68,8 +87,23 @@ class BoardRenderer:
         r, c = y // self.cell, x // self.cell
         return (r, c) if 0 <= r < board.shape[0] and 0 <= c < board.shape[1] else None
 
-    def draw(self, surface: Any, board: np.ndarray, origin: tuple[int, int] = (0, 0)) -> None:
-        """Draw `board` ((rows, cols): 0 empty, 1 seat 0, 2 seat 1) with its top-left at origin."""
+    def draw(self, surface: Any, board: np.ndarray, origin: tuple[int, int] = (0, 0),
+             last: tuple[int, int] | None = None) -> None:
+        """Draw `board` ((rows, cols): 0 empty, 1 seat 0, 2 seat 1) with its top-left at
+        origin; a ring marks the `last` move's cell and a line the winning row."""
+        import pygame
+
+        self._pieces(surface, board, origin)
+        s, (ox, oy) = self.cell, origin
+        centre = lambda r, c: (ox + c * s + s // 2, oy + r * s + s // 2)  # noqa: E731
+        if last is not None:
+            pygame.draw.circle(surface, MARK, centre(*last), int(s * 0.45), max(2, s // 20))
+        line = winning_line(board, IN_A_ROW[self.game])
+        if line is not None:
+            pygame.draw.line(surface, MARK, centre(*line[0]), centre(*line[-1]), max(4, s // 10))
+
+    def _pieces(self, surface: Any, board: np.ndarray, origin: tuple[int, int]) -> None:
+        """The board and its pieces."""
         import pygame
 
         s, (ox, oy) = self.cell, origin

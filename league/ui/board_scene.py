@@ -184,8 +184,18 @@ class BoardMatch:
         return [f"{'col' if self.renderer.game == 'connect_four' else 'cell'} {a}"
                 for a in range(self.game.num_actions)]
 
+    def last_cell(self) -> tuple[int, int] | None:
+        """(row, col) of the last move's piece, None before any."""
+        if not self.moves:
+            return None
+        board, action = self.board(), self.moves[-1]
+        if self.renderer.game == "tictactoe":
+            return divmod(action, 3)
+        filled = np.flatnonzero(board[:, action])  # connect four: the column's top piece
+        return (int(filled[0]), action) if len(filled) else None
+
     def draw(self, surface: Any, origin: tuple[int, int] = (0, 0)) -> None:
-        self.renderer.draw(surface, self.board(), origin)
+        self.renderer.draw(surface, self.board(), origin, self.last_cell())
 
     def size(self) -> tuple[int, int]:
         return self.renderer.size(self.board())

@@ -216,9 +216,17 @@ class Window:
 
     def _text(self, text: str, x: int, y: int, colour: tuple[int, int, int],
               font: Any = None) -> int:
+        """One line of text at (x, y), cut with '...' to stay inside the window; returns
+        the next line's y."""
+        font = font or self.font
+        room = self.size[0] - x - 6
+        if text and font.size(text)[0] > room:
+            while text and font.size(text + "...")[0] > room:
+                text = text[:-1]
+            text += "..."
         if text:
-            self.surface.blit((font or self.font).render(text, True, colour), (x, y))
-        return y + (font or self.font).get_linesize()
+            self.surface.blit(font.render(text, True, colour), (x, y))
+        return y + font.get_linesize()
 
     def frame(self) -> np.ndarray:
         """The current picture, (H, W, 3) uint8."""

@@ -172,7 +172,7 @@ def test_bad_input_gets_one_line_and_no_window(tmp_path, checkpoints, capsys):
         (watch, [str(checkpoints / "tictactoe"), "--env-id", "connect_four"],
          "was trained on tictactoe, not connect_four"),
         (watch, [str(empty)], "has no players"),
-        (watch, ["random", "--env-id", "spiel:kuhn_poker"], "no board renderer for 'spiel:kuhn_poker'"),
+        (watch, ["random", "--env-id", "spiel:phantom_ttt"], "no board renderer for 'spiel:phantom_ttt'"),
         (watch, ["alphabeta:2", "--env-id", "tictactoe"], "alphabeta:2 cannot play tictactoe"),
         (play, [str(tmp_path / "missing")], "missing"),
         (watch, ["random", "--env-id", "tictactoe", "--record", "x.avi"], "must end in .gif or .mp4"),
@@ -223,3 +223,29 @@ def test_a_continuous_policy_is_watched_with_its_action_vector(tmp_path):
     assert actions.shape == (20, 1) and (np.abs(actions) <= 2).all() and actions.std() > 0.1
     with pytest.raises(ValueError, match="keyboard layout"):
         make_scene(checkpoints["sac"], "human").keys_to_action()
+
+
+def test_the_board_marks_the_last_move_and_the_winning_line_and_names_fit():
+    from ludus.envs.render import MARK, winning_line
+
+    board = np.zeros((6, 7), dtype=np.int8)
+    board[5, 1:5] = 1
+    assert winning_line(board, 4) == [(5, 1), (5, 2), (5, 3), (5, 4)]
+    assert winning_line(board[:, :4], 4) is None
+    long = "a_player_with_a_name_far_longer_than_any_panel_is_wide_0123456789"
+    scene = make_scene("random", "random", "connect_four", seed=0)
+    scene.seats[0].name = long
+    window = Window(scene, delay=0)
+    for action in (0, 1, 0, 1, 0, 1, 0):  # seat 0 fills column 0: four in a row
+        scene.play(action)
+    assert scene.over and scene.last_cell() == (2, 0)
+    frame = window.frame()
+    s = scene.renderer.cell
+    ring = frame[2 * s + s // 2, s // 2 - int(s * 0.45) + 1]  # on the last piece's ring
+    assert tuple(ring) == MARK
+    assert tuple(frame[4 * s + s // 2, s // 2]) == MARK  # the line through the column
+    # the long name is cut with '...' inside the panel: the last pixels of its line stay blank
+    assert (frame[12:40, -5:] == BACKGROUND).all()
+    uncut = window.font.render(f"{long} (random)", True, (255, 255, 255))
+    assert window.board_width + 46 + uncut.get_width() > window.size[0]  # it would not fit
+    window.close()
