@@ -29,7 +29,7 @@ def test_the_ema_magnet_follows_the_policy_and_resumes(tmp_path):
     magnet, policy = params(agent.magnet_net), params(agent.net)
     assert not any(torch.equal(m, p) for m, p in zip(magnet, policy, strict=True))
     assert not all(torch.equal(m, s) for m, s in zip(magnet, start, strict=True))
-    assert trainer.metrics["loss/magnet_kl"] >= 0.0
+    assert trainer.metrics["loss/magnet_kl"] > 0.0  # the policy moved away from its magnet
     run2, cfg2, ckpt = load_run(trainer.run_path, {"total_timesteps": 128})
     again = Trainer(run2, cfg2, factory(), resume_from=ckpt)
     for a, b in zip(params(again.agent.magnet_net), magnet, strict=True):
