@@ -41,7 +41,7 @@ class RunConfig:
     """What to train on, for how long, and where results go."""
 
     algo: str = "ppo"
-    """Algorithm: dqn, reinforce, a2c, ppo, ppo-lstm, mmd, sac, td3."""
+    """Algorithm: dqn, reinforce, a2c, ppo, ppo-lstm, mmd, sac, td3, alphazero."""
     env_id: str = "CartPole-v1"
     """Environment id (see envs.make)."""
     seed: int = 1
@@ -193,6 +193,8 @@ class Trainer:
         run = self.run
         self.agent = make_agent(run.algo, self.cfg, self.env.single_observation_space,
                                 self.env.single_action_space, run.seed, self.device)
+        if hasattr(self.agent, "attach"):  # a searching agent plays copies of the env's games
+            self.agent.attach(self.env)
         self.rng = np.random.default_rng(run.seed)
         self.train_seconds = 0.0
         self.next_eval, self.next_checkpoint = run.eval_every, run.checkpoint_every
@@ -461,8 +463,9 @@ def load_run(path: Path | str, overrides: dict[str, Any] | None = None
     except ValueError as exc:
         message = str(exc)
         raise CheckpointError(message if where in message else f"{where}: {message}") from None
-    if getattr(cfg, "encoder_init", None) is not None:
-        cfg = dataclasses.replace(cfg, encoder_init=None)
+    for name in ("encoder_init", "init"):  # starting weights: the checkpoint has them now
+        if getattr(cfg, name, None) is not None:
+            cfg = dataclasses.replace(cfg, **{name: None})
     if getattr(cfg, "teacher", None) is not None:
         try:
             teacher = inside(folder, "teacher", f"{ckpt}/meta.json: teacher")

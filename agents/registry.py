@@ -13,6 +13,7 @@ import gymnasium as gym
 import torch
 
 from ludus.agents.a2c import A2C, A2CConfig
+from ludus.agents.alphazero import AlphaZero, AlphaZeroConfig
 from ludus.agents.dqn import DQN, DQNConfig
 from ludus.agents.mmd import MMD, MMDConfig
 from ludus.agents.ppo import PPO, PPOConfig, RecurrentPPOConfig
@@ -29,6 +30,7 @@ ALGOS: dict[str, tuple[type, type]] = {
     "mmd": (MMD, MMDConfig),
     "sac": (SAC, SACConfig),
     "td3": (TD3, TD3Config),
+    "alphazero": (AlphaZero, AlphaZeroConfig),
 }
 CONFIG_DIR = Path(__file__).parent / "configs"
 

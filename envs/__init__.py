@@ -11,7 +11,7 @@ from ludus.envs.registry import (
     make,
     make_game,
 )
-from ludus.envs.versus import TurnGame, Versus
+from ludus.envs.versus import SelfPlay, TurnGame, Versus
 
-__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "NATIVE_VECTOR_ENVS", "TurnGame", "Versus", "check_id",
+__all__ = ["BOARD_GAMES", "LUDUS_ENVS", "NATIVE_VECTOR_ENVS", "SelfPlay", "TurnGame", "Versus", "check_id",
            "is_game", "known_ids", "make", "make_game", "team_size"]

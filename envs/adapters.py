@@ -7,6 +7,7 @@ breadth, while ludus's bitboard games are for speed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -46,9 +47,9 @@ class ObjectGames:
         seat = self.to_move[rows] if seat is None else seat
         return np.stack([self.observe(int(i), int(s)) for i, s in zip(rows, seat, strict=True)])
 
-    def action_mask(self) -> np.ndarray:
-        """(N, num_actions) int8."""
-        return self._mask.copy()
+    def action_mask(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n, num_actions) int8 of the games `rows` (all when None)."""
+        return self._mask.copy() if rows is None else self._mask[rows]
 
     def play(self, actions: np.ndarray, rows: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -208,6 +209,32 @@ class SpielGame(ObjectGames):
     def reseed(self, seed: int) -> None:
         """A new seed for the chance outcomes."""
         self.rng = np.random.default_rng(seed)
+
+    def spawn(self, num_envs: int) -> SpielGame:
+        """A new batch of `num_envs` games (a tree search's node store); only games of perfect
+        information without chance can be searched from copied states."""
+        import pyspiel
+
+        kind = self.game.get_type()
+        if (kind.information != pyspiel.GameType.Information.PERFECT_INFORMATION
+                or kind.chance_mode != pyspiel.GameType.ChanceMode.DETERMINISTIC):
+            raise ValueError(f"tree search needs a game of perfect information without chance; "
+                             f"OpenSpiel's {kind.short_name} has {kind.information.name.lower()} "
+                             f"and {kind.chance_mode.name.lower()} chance")
+        other = copy.copy(self)
+        other.num_envs = num_envs
+        other.states = [None] * num_envs
+        other.to_move = np.zeros(num_envs, dtype=np.int64)
+        other._mask = np.ones((num_envs, self.num_actions), dtype=np.int8)
+        return other
+
+    def copy_rows(self, dst: np.ndarray, source: SpielGame, src: np.ndarray) -> None:
+        """Set games `dst` to clones of `source`'s games `src` (one to one)."""
+        clones = [source.states[int(i)].clone() for i in src]
+        for i, state in zip(dst, clones, strict=True):
+            self.states[int(i)] = state
+        self.to_move[dst] = source.to_move[src]
+        self._mask[dst] = source._mask[src]
 
     def _settle(self, i: int) -> None:
         """Sample chance nodes until a player must act (or the game ends)."""

@@ -40,6 +40,8 @@ class BoardGame:
     num_players = 2
     # (rows, cols) bit index of each observation cell, set by subclasses
     cell_bits: np.ndarray
+    # per-game arrays that make up a position: what copy_rows copies
+    row_arrays: tuple[str, ...] = ("bits", "to_move", "num_moves")
 
     def __init__(self, num_envs: int) -> None:
         if num_envs <= 0:
@@ -84,9 +86,39 @@ class BoardGame:
         obs[..., 1] = (other[:, None, None] >> self._shifts) & ONE
         return obs
 
-    def action_mask(self) -> np.ndarray:
-        """(N, num_actions) int8, 1 where the move is legal."""
+    def action_mask(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n, num_actions) int8 of the games `rows` (all when None), 1 where the move is
+        legal."""
         raise NotImplementedError
+
+    def spawn(self, num_envs: int) -> BoardGame:
+        """A new batch of `num_envs` empty games of this kind (a tree search's node store)."""
+        return type(self)(num_envs)
+
+    def copy_rows(self, dst: np.ndarray, source: BoardGame, src: np.ndarray) -> None:
+        """Set games `dst` to the positions of `source`'s games `src` (one to one)."""
+        for name in self.row_arrays:
+            getattr(self, name)[dst] = getattr(source, name)[src]
+
+    def load(self, rows: np.ndarray, planes: np.ndarray) -> None:
+        """Set games `rows` to the positions of (n, rows, cols, 2) observations: the mover
+        (plane 0) becomes seat 0. A board game's observation is its whole state, so a search
+        can start from what a player sees."""
+        rows = np.asarray(rows, dtype=np.int64)
+        planes = np.asarray(planes)
+        if planes.shape[1:] != self.obs_shape:
+            raise ValueError(f"positions of {type(self).__name__} are {self.obs_shape} planes, "
+                             f"got {planes.shape[1:]}")
+        weights = ONE << self._shifts.ravel()
+        for seat in (0, 1):
+            cells = planes[..., seat].reshape(len(rows), -1).astype(bool)
+            self.bits[rows, seat] = np.bitwise_or.reduce(np.where(cells, weights, 0), axis=1)
+        self.to_move[rows] = 0
+        self.num_moves[rows] = planes.reshape(len(rows), -1).sum(1)
+        self._load_rows(rows, planes)
+
+    def _load_rows(self, rows: np.ndarray, planes: np.ndarray) -> None:
+        """Game-specific state derived from loaded positions."""
 
     def _landing_bits(self, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Bit index where each move of the games `rows` places its piece (and bookkeeping)."""
@@ -105,7 +137,7 @@ class BoardGame:
         actions = np.asarray(actions, dtype=np.int64)
         if actions.shape != idx.shape:
             raise ValueError(f"expected {len(idx)} actions, got shape {actions.shape}")
-        check_actions(actions, self.action_mask()[idx], idx)
+        check_actions(actions, self.action_mask(idx), idx)
         seat = self.to_move[idx]
         self.bits[idx, seat] |= ONE << self._landing_bits(actions, idx).astype(np.uint64)
         self.num_moves[idx] += 1

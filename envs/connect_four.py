@@ -18,6 +18,7 @@ class ConnectFour(BoardGame):
 
     rows, cols, num_actions = ROWS, COLS, COLS
     cell_bits = CELL_BITS
+    row_arrays = (*BoardGame.row_arrays, "heights")
 
     def __init__(self, num_envs: int) -> None:
         super().__init__(num_envs)
@@ -26,9 +27,13 @@ class ConnectFour(BoardGame):
     def _reset_rows(self, rows: np.ndarray | slice) -> None:
         self.heights[rows] = 0
 
-    def action_mask(self) -> np.ndarray:
-        """(N, 7) int8: columns that are not full."""
-        return (self.heights < ROWS).astype(np.int8)
+    def action_mask(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n, 7) int8: columns that are not full."""
+        heights = self.heights if rows is None else self.heights[rows]
+        return (heights < ROWS).astype(np.int8)
+
+    def _load_rows(self, rows: np.ndarray, planes: np.ndarray) -> None:
+        self.heights[rows] = planes.sum(axis=(1, 3))  # discs stack: a column's count
 
     def _landing_bits(self, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
         bits = actions * STRIDE + self.heights[rows, actions]

@@ -18,9 +18,10 @@ class TicTacToe(BoardGame):
     rows, cols, num_actions = 3, 3, 9
     cell_bits = np.arange(9).reshape(3, 3)
 
-    def action_mask(self) -> np.ndarray:
-        """(N, 9) int8: empty cells."""
-        occupied = self.bits[:, 0] | self.bits[:, 1]
+    def action_mask(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n, 9) int8: empty cells."""
+        bits = self.bits if rows is None else self.bits[rows]
+        occupied = bits[:, 0] | bits[:, 1]
         return (((occupied[:, None] >> np.arange(9, dtype=np.uint64)) & np.uint64(1)) == 0
                 ).astype(np.int8)
 

@@ -173,3 +173,60 @@ class Versus(gym.vector.VectorEnv):
             self.learner_seat[ended] = (self.learner_seat[ended] + 1) % self.game.num_players
             self._start(ended)
         return self._view(np.arange(n)), reward, terminated, truncated, info
+
+
+class SelfPlay(gym.vector.VectorEnv):
+    """One player in every seat of `game.num_envs` games (AlphaZero's self-play), with
+    same-step autoreset: each step the player to move in every game plays, and the next
+    observation is the next mover's view.
+
+    The reward is the mover's own reward for its move (+1 for a winning move); in a
+    two-player zero-sum game the other seat's is its negative. `self.game` is the live batch
+    of games, which a tree search copies its roots from.
+    """
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+    plays_every_seat = True
+
+    def __init__(self, game: TurnGame, seed: int | None = None) -> None:
+        self.game, self.num_envs = game, game.num_envs
+        self.single_observation_space = gym.spaces.Dict({
+            "observation": game.observation_space,
+            "action_mask": gym.spaces.Box(0, 1, (game.num_actions,), np.int8)})
+        self.single_action_space = gym.spaces.Discrete(game.num_actions)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space,
+                                                              self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.seed = seed
+
+    def _view(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {"observation": self.game.observation(rows),
+                "action_mask": self.game.action_mask()[rows]}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start every game (a `seed` reseeds a game with chance)."""
+        if seed is not None and hasattr(self.game, "reseed"):
+            self.game.reseed(seed)
+        self.game.reset()
+        return self._view(np.arange(self.num_envs)), {}
+
+    def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                                 np.ndarray, dict[str, Any]]:
+        """The player to move in every game plays its action."""
+        n = self.num_envs
+        mover = self.game.to_move.copy()
+        rewards, terminated, truncated = self.game.play(np.asarray(actions))
+        reward = rewards[np.arange(n), mover].astype(np.float32)
+        info: dict[str, Any] = {}
+        ended = np.flatnonzero(terminated | truncated)
+        if len(ended):
+            # the last position as the player who just moved sees it
+            last = {"observation": self.game.observation(ended, mover[ended]),
+                    "action_mask": self.game.action_mask()[ended]}
+            final = np.empty(n, dtype=object)
+            for k, i in enumerate(ended):
+                final[i] = {key: value[k] for key, value in last.items()}
+            info = {"final_obs": final, "_final_obs": terminated | truncated}
+            self.game.reset(ended)
+        return self._view(np.arange(n)), reward, terminated, truncated, info

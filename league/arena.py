@@ -65,11 +65,22 @@ def check_two_player_zero_sum(env_id: str, what: str = "a league") -> None:
 def load_player(spec: str, seed: int = 0) -> Any:
     """A bot by name (random, greedy, alphabeta:D, alphabeta-h:D, minimax), the policy of a
     checkpoint directory or run folder, a league folder's first main agent, or a league
-    member (`<league folder>/<player id>`)."""
-    spec = checkpoint_of(spec)
-    if is_bot(spec):
-        return make_bot(spec, seed)
-    return load_policy(spec)
+    member (`<league folder>/<player id>`); any of these but a bot with a search suffix
+    (`@mcts:200`, `@gumbel:32`) thinks with tree search (league.search)."""
+    from ludus.agents.checkpoint import read_meta
+    from ludus.league.search import SearchPlayer, split_search
+
+    base, search = split_search(spec)
+    path = checkpoint_of(base)
+    if is_bot(path):
+        if search is not None:
+            raise ValueError(f"{spec}: bots play by their own rules; only checkpoints with a "
+                             f"value head can search")
+        return make_bot(path, seed)
+    policy = load_policy(path)
+    if search is None:
+        return policy
+    return SearchPlayer(policy, read_meta(path)["env_id"], search, seed, name=spec)
 
 
 def choose_move(probs: np.ndarray, rng: np.random.Generator, greedy: bool) -> int:

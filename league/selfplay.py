@@ -27,6 +27,7 @@ import numpy as np
 from ludus import envs
 from ludus.agents import CheckpointError, RunConfig, Trainer
 from ludus.agents.files import atomic_write_json, inside, numbered
+from ludus.agents.registry import algo_entry
 from ludus.league.arena import Seated, SeatedOpponents, load_player
 from ludus.league.bots import is_bot
 from ludus.league.snapshots import copy_policy
@@ -200,7 +201,14 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
     pool = OpponentPool(cfg.num_envs, selfplay, run.seed)
     eval_player: list[Any] = []  # loaded once the run folder (and its copies) exist
 
-    def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> envs.Versus:
+    every_seat = getattr(algo_entry(run.algo)[0], "plays_every_seat", False)
+    if every_seat and selfplay.opponents:
+        raise ValueError(f"{run.algo} plays every seat itself; drop the self-play opponents "
+                         f"{list(selfplay.opponents)}")
+
+    def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Any:
+        if every_seat:  # AlphaZero: one player (searching) in every seat
+            return envs.SelfPlay(envs.make_game(game, num_envs, seed), seed)
         return envs.make(game, num_envs, seed, opponent=pool,
                          opening_moves=selfplay.opening_moves)
 
@@ -208,6 +216,8 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
         return envs.make(game, num_envs, seed, opponent=Seated(eval_player[0], num_envs, True))
 
     def on_update(trainer: Trainer, metrics: dict[str, float]) -> None:
+        if every_seat:
+            return
         if trainer.agent.num_updates % selfplay.snapshot_every == 0:
             snapshot(trainer)
         metrics["league/pool_size"] = len(pool.active)
@@ -248,7 +258,7 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
         stored = [p for p in stored if p.exists()]
         for path in stored[-selfplay.pool_size:]:
             add_player(str(path))
-        if all(member in pool.fixed for member in pool.active):
+        if not every_seat and all(member in pool.fixed for member in pool.active):
             snapshot(trainer)  # no copy yet: the starting model, not random weights
     except BaseException:
         trainer.close()

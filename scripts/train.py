@@ -69,7 +69,8 @@ def parse(argv: list[str]) -> tuple[Any, Any, SelfPlayConfig | None]:
         ("algo", Annotated[cfg_cls, tyro.conf.OmitArgPrefixes]),
     ]
     defaults = [run, cfg]
-    if known.self_play:
+    # AlphaZero always plays itself: its shipped configs carry the self-play section
+    if known.self_play or getattr(algo_entry(run.algo)[0], "plays_every_seat", False):
         fields.append(("selfplay", Annotated[SelfPlayConfig, tyro.conf.OmitArgPrefixes]))
         defaults.append(selfplay_defaults)
     args_cls = dataclasses.make_dataclass("Args", fields)
