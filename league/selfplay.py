@@ -246,6 +246,10 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
         if resume_from is None:
             selfplay = own_opponents(selfplay, trainer.run_path, warn or trainer.tracker.message)
         atomic_write_json(trainer.run_path / "selfplay.json", dataclasses.asdict(selfplay))
+        if resume_from is not None and getattr(trainer.agent, "replay_restored", True) is False:
+            (warn or trainer.tracker.message)("the checkpoint holds no replay buffer "
+                                              "(checkpoint_replay: false): it is rebuilt from "
+                                              "new self-play games")
         eval_player.append(load_player(opponent_spec(selfplay.eval_opponent, trainer.run_path),
                                        seed=run.seed + 1))
         trainer.pool = pool

@@ -8,8 +8,10 @@ two-sided team game (shared:simple_tag) the player drives one side (its league m
     python scripts/evaluate.py runs/<run> --opponent alphabeta:2 --games 200
 
 Players are checkpoint directories, run folders (their latest checkpoint), league folders
-(their first main agent) or bots: random, greedy, alphabeta:D, alphabeta-h:D, minimax. The
-game is the checkpoint's env unless --env-id says otherwise.
+(their first main agent) or bots: random, greedy, alphabeta:D, alphabeta-h:D, minimax. A
+checkpoint with a value head thinks with tree search when its name ends in @mcts:N or
+@gumbel:N (N simulations per move): `runs/<run>@mcts:200`. The game is the checkpoint's env
+unless --env-id says otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ludus.agents.evaluate import UniformPolicy, evaluate
 from ludus.envs.parallel import Sides, side_action_space, sides_of
 from ludus.league.arena import checkpoint_of, load_player, play_match
 from ludus.league.bots import is_bot
+from ludus.league.search import split_search
 from ludus.league.teams import member_side, play_team_match, rival_side
 
 
@@ -36,7 +39,7 @@ class Args:
     """Evaluate a player against an opponent."""
 
     player: Annotated[str, tyro.conf.Positional]
-    """Checkpoint directory or run folder (or a bot name)."""
+    """Checkpoint directory or run folder (or a bot name); @mcts:N searches."""
     opponent: str = "random"
     """Bot name or checkpoint."""
     games: int = 200
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         env_id = args.env_id
         checkpoints = [s for s in (args.player, args.opponent) if not is_bot(s)]
         if env_id is None and checkpoints:
-            env_id = read_meta(checkpoint_of(checkpoints[0]))["env_id"]
+            env_id = read_meta(checkpoint_of(split_search(checkpoints[0])[0]))["env_id"]
         if env_id is None:
             raise ValueError("two bots: name the game with --env-id")
         sides = sides_of(env_id)

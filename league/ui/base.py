@@ -37,6 +37,9 @@ class Seat:
 def analyse(player: Any, obs: Any, state: Any = None) -> tuple[np.ndarray, float | None, Any]:
     """(probabilities (A,), value estimate or None, next state) of one position; for a
     policy over Box actions, its greedy action (A,) in place of the probabilities."""
+    if hasattr(player, "think"):  # a search player (league.search): its root value too
+        result = player.think(obs)
+        return result.policy[0].astype(np.float64), float(result.value[0]), state
     if hasattr(player, "logits"):  # a ludus Policy: its value head too
         import torch
 
@@ -59,6 +62,7 @@ class Analysis:
     legal: np.ndarray
     value: float | None = None
     bounds: tuple[np.ndarray, np.ndarray] | None = None
+    visits: np.ndarray | None = None  # a search player's root visit counts
 
 
 

@@ -95,7 +95,9 @@ class BoardMatch:
         if self.thought != len(self.moves):
             probs, value, self.states[i] = analyse(self.seats[i].player, self.obs(),
                                                    self.states[i])
-            self.analysis[i] = Analysis(probs, self.legal(), value)
+            last = getattr(self.seats[i].player, "last", None)  # a search's visit counts
+            self.analysis[i] = Analysis(probs, self.legal(), value,
+                                        visits=None if last is None else last.visits[0])
             self.thought = len(self.moves)
         self.shown = i
         return self.analysis[i]

@@ -9,9 +9,10 @@ from ludus import envs
 from ludus.agents import load_policy
 from ludus.agents.checkpoint import read_meta
 from ludus.envs.render import renderer_game
-from ludus.league.arena import checkpoint_of
+from ludus.league.arena import checkpoint_of, load_player
 from ludus.league.bots import is_bot, make_bot
 from ludus.league.coordinator import League, LeagueError
+from ludus.league.search import split_search
 from ludus.league.ui.base import Scene, Seat
 from ludus.league.ui.board_scene import BoardMatch
 from ludus.league.ui.gym_scene import GymScene
@@ -32,6 +33,12 @@ def seat_of(spec: str, seed: int = 0) -> Seat:
     league member (`<league folder>/<player id>`)."""
     if spec == "human":
         return Seat("you", "human")
+    base, search = split_search(spec)
+    if search is not None:  # a checkpoint that thinks with tree search
+        seat = seat_of(base, seed)
+        return Seat(f"{seat.name}@{'gumbel' if search.gumbel else 'mcts'}:"
+                    f"{search.num_simulations}", seat.role, seat.rating,
+                    load_player(spec, seed))
     path = Path(spec)
     folder, member = (path, None) if (path / "league.json").exists() else (path.parent, path.name)
     if (folder / "league.json").exists():
@@ -61,7 +68,7 @@ def game_of(specs: list[str], env_id: str | None) -> str:
     for spec in specs:
         if spec == "human" or is_bot(spec):
             continue
-        target = checkpoint_of(spec)
+        target = checkpoint_of(split_search(spec)[0])
         if not is_bot(target):
             games[spec] = read_meta(target).get("env_id")
     if env_id is None:

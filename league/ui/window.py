@@ -194,6 +194,8 @@ class Window:
         a = scene.analysis[scene.shown]
         name = scene.thinker
         value = "" if a.value is None else f", value {a.value:+.2f}"
+        if a.visits is not None:
+            value += f", {int(a.visits.sum())} visits"
         y = self._text(f"{name}{value}", x, y, TEXT, self.small)
         for i, (label, p, legal) in enumerate(zip(scene.labels(), a.probs, a.legal, strict=True)):
             colour = TEXT if legal else DIM
@@ -207,8 +209,10 @@ class Window:
                 left, width = x + 145 + min(reach, 0), abs(reach)
             if width:
                 pygame.draw.rect(self.surface, BAR, pygame.Rect(left, y + 3, width, 12))
-            self._text(f"{p:+.2f}" if a.bounds is not None else f"{p:.2f}", x + 230, y, colour,
-                       self.small)
+            number = f"{p:+.2f}" if a.bounds is not None else f"{p:.2f}"
+            if a.visits is not None:
+                number += f"  {int(a.visits[i])}"
+            self._text(number, x + 230, y, colour, self.small)
             y += 18
             if y > self.size[1] - 40:
                 break

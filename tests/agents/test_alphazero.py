@@ -1,0 +1,105 @@
+"""AlphaZero (agents/alphazero.py): learning tic-tac-toe, mirrors, resume with the replay,
+starting weights, refusals."""
+
+import numpy as np
+import pytest
+import torch
+
+from ludus import envs
+from ludus.agents import load_policy, load_run
+from ludus.agents.alphazero import AlphaZero, AlphaZeroConfig, mirror_map
+from ludus.agents.search import SearchConfig
+from ludus.envs.connect_four import ConnectFour
+from ludus.envs.tictactoe import TicTacToe
+from ludus.league.arena import play_match
+from ludus.league.bots import RandomBot
+from ludus.league.selfplay import SelfPlayConfig, selfplay_trainer
+from tests.agents.helpers import tiny_run
+
+SMALL = {"num_envs": 32, "search": {"num_simulations": 24}, "min_replay": 512,
+         "train_every": 256, "sample_reuse": 8, "batch_size": 128, "temperature_moves": 4,
+         "net": {"encoder": "mlp", "hidden": [64, 64], "activation": "relu", "shared": True}}
+
+
+@pytest.mark.learning
+def test_alphazero_beats_random_at_tictactoe_within_seconds(tmp_path):
+    run, cfg = tiny_run(tmp_path, "alphazero", "tictactoe", total_timesteps=12_000, **SMALL)
+    summary = selfplay_trainer(run, cfg, SelfPlayConfig()).train()
+    policy = load_policy(summary["checkpoint"])
+    result = play_match("tictactoe", policy, RandomBot(seed=1), 200, seed=0)
+    assert result.score > 0.85, result.report()
+    assert sum(result.losses) <= 4, result.report()
+
+
+def test_resume_keeps_the_replay(tmp_path):
+    run, cfg = tiny_run(tmp_path, "alphazero", "tictactoe", total_timesteps=1_024,
+                        checkpoint_every=1_024, **{**SMALL, "min_replay": 4096})
+    trainer = selfplay_trainer(run, cfg, SelfPlayConfig())
+    trainer.train()
+    stored = len(trainer.agent)
+    assert stored > 0
+    run2, cfg2, ckpt = load_run(tmp_path / "run", {"total_timesteps": 1_056})
+    resumed = selfplay_trainer(run2, cfg2, SelfPlayConfig(), resume_from=ckpt)
+    try:
+        assert resumed.agent.replay_restored and len(resumed.agent) == stored
+        np.testing.assert_array_equal(resumed.agent.replay["policy"][:stored],
+                                      trainer.agent.replay["policy"][:stored])
+    finally:
+        resumed.close()
+
+
+def test_a_checkpoint_without_the_replay_says_it_was_rebuilt(tmp_path):
+    messages = []
+    run, cfg = tiny_run(tmp_path, "alphazero", "tictactoe", total_timesteps=512,
+                        checkpoint_every=512, checkpoint_replay=False, **SMALL)
+    selfplay_trainer(run, cfg, SelfPlayConfig()).train()
+    run2, cfg2, ckpt = load_run(tmp_path / "run", {"total_timesteps": 544})
+    resumed = selfplay_trainer(run2, cfg2, SelfPlayConfig(), resume_from=ckpt,
+                               warn=messages.append)
+    resumed.close()
+    assert any("rebuilt" in m for m in messages)
+
+
+@pytest.mark.parametrize("game_cls", [ConnectFour, TicTacToe])
+def test_mirror_maps_positions_and_moves_together(game_cls):
+    games = game_cls(8)
+    games.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        mask = games.action_mask()
+        games.play((rng.random(mask.shape) * mask).argmax(1))
+    obs = games.observation()
+    axis, actions = mirror_map(obs.shape[1:], games.num_actions)
+    mirrored = game_cls(8)
+    mirrored.load(np.arange(8), np.flip(obs, axis=axis))
+    np.testing.assert_array_equal(mirrored.action_mask(), games.action_mask()[:, actions])
+    with pytest.raises(ValueError, match="mirror augmentation needs board"):
+        mirror_map((30,), 3)
+
+
+def test_init_starts_from_a_checkpoints_weights(tmp_path):
+    from ludus.league.selfplay import selfplay_trainer as trainer_for
+
+    run, cfg = tiny_run(tmp_path, "ppo", "tictactoe", total_timesteps=256, num_envs=8,
+                        num_steps=16, net={"encoder": "mlp", "hidden": [64, 64],
+                                           "activation": "relu", "shared": True})
+    ppo = trainer_for(run, cfg, SelfPlayConfig()).train()
+    env = envs.SelfPlay(TicTacToe(2))
+    cfg = AlphaZeroConfig(num_envs=2, init=ppo["checkpoint"], net=cfg.net)
+    agent = AlphaZero(cfg, env.single_observation_space, env.single_action_space)
+    source = load_policy(ppo["checkpoint"]).net
+    for a, b in zip(agent.net.parameters(), source.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_alphazero_refuses_what_it_cannot_search():
+    space_env = envs.SelfPlay(TicTacToe(2))
+    agent = AlphaZero(AlphaZeroConfig(num_envs=2), space_env.single_observation_space,
+                      space_env.single_action_space)
+    with pytest.raises(ValueError, match="plays every seat"):
+        agent.attach(envs.make("CartPole-v1", 2))
+    with pytest.raises(ValueError, match="perfect information without chance"):
+        agent.attach(envs.SelfPlay(envs.make_game("spiel:kuhn_poker", 2)))
+    with pytest.raises(ValueError, match="at least 1 simulation"):
+        AlphaZero(AlphaZeroConfig(num_envs=2, search=SearchConfig(num_simulations=0)),
+                  space_env.single_observation_space, space_env.single_action_space)

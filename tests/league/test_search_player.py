@@ -1,0 +1,87 @@
+"""Search as a player (league/search.py): named with @mcts:N / @gumbel:N wherever players are
+named (evaluate, watch, the arena), and one clear line for what cannot search."""
+
+import numpy as np
+import pytest
+
+from ludus.league.arena import load_player, play_match
+from ludus.league.bots import RandomBot
+from ludus.league.search import SearchPlayer, split_search
+from ludus.league.selfplay import SelfPlayConfig, selfplay_trainer
+from ludus.league.ui.scenes import make_scene
+from ludus.league.ui.window import Window
+from ludus.scripts import evaluate
+from tests.agents.helpers import tiny_run
+
+NET = {"encoder": "mlp", "hidden": [32], "activation": "relu", "shared": True}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Tiny PPO checkpoints of tic-tac-toe and Kuhn poker, and a DQN one of CartPole."""
+    root = tmp_path_factory.mktemp("search")
+    out = {}
+    for game in ("tictactoe", "spiel:kuhn_poker"):
+        run, cfg = tiny_run(root / game.replace(":", "_"), "ppo", game, total_timesteps=128,
+                            num_envs=8, num_steps=16, net=NET)
+        out[game] = selfplay_trainer(run, cfg, SelfPlayConfig()).train()["checkpoint"]
+    run, cfg = tiny_run(root / "dqn", "dqn", "CartPole-v1", total_timesteps=64, learning_starts=32,
+                        net={"hidden": [16]})
+    from ludus.agents import train
+    from tests.agents.helpers import factory
+    out["dqn"] = train(run, cfg, factory())["checkpoint"]
+    return out
+
+
+def test_a_search_suffix_makes_a_search_player(checkpoints):
+    player = load_player(f"{checkpoints['tictactoe']}@mcts:12")
+    assert isinstance(player, SearchPlayer)
+    result = play_match("tictactoe", player, RandomBot(seed=0), 6, seed=0)
+    assert result.games == 6
+    assert (player.last.visits.sum(1) == 12).all()  # every simulation reached the root
+    gumbel = load_player(f"{checkpoints['tictactoe']}@gumbel:8")
+    assert gumbel.cfg.gumbel and gumbel.cfg.num_simulations == 8
+
+
+def test_evaluate_plays_a_search_player(checkpoints, capsys):
+    code = evaluate.main([f"{checkpoints['tictactoe']}@mcts:8", "--opponent", "random",
+                          "--games", "4"])
+    assert code == 0
+    assert "4 games" in capsys.readouterr().out
+
+
+def test_the_watch_panel_shows_visits_and_the_root_value(checkpoints):
+    scene = make_scene(f"{checkpoints['tictactoe']}@mcts:10", "random")
+    assert scene.seats[0].name.endswith("@mcts:10")
+    first = scene.seats.index(next(s for s in scene.seats if s.name.endswith("@mcts:10")))
+    while scene.to_move != first:
+        scene.step()
+    analysis = scene.think()
+    assert analysis.visits is not None and analysis.visits.sum() == 10
+    assert analysis.value is not None and -1 <= analysis.value <= 1
+    np.testing.assert_allclose(analysis.probs.sum(), 1.0, rtol=1e-6)
+    frame = Window(scene, delay=0, games=1).frame()
+    assert frame.shape[2] == 3
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("{tictactoe}@mcts:0", "at least 1 simulation"),
+    ("{tictactoe}@mcts:-3", "at least 1 simulation"),
+    ("{tictactoe}@beam:3", "unknown search suffix"),
+    ("alphabeta:4@mcts:10", "bots play by their own rules"),
+    ("{dqn}@mcts:10", "policy and value heads"),
+    ("{kuhn}@mcts:10", "show whole positions"),
+])
+def test_what_cannot_search_is_one_clear_line(checkpoints, spec, message):
+    spec = spec.format(tictactoe=checkpoints["tictactoe"], dqn=checkpoints["dqn"],
+                       kuhn=checkpoints["spiel:kuhn_poker"])
+    with pytest.raises(ValueError, match=message) as info:
+        load_player(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_split_search_leaves_plain_specs_alone():
+    assert split_search("runs/x") == ("runs/x", None)
+    assert split_search("alphabeta:4") == ("alphabeta:4", None)
+    base, cfg = split_search("runs/a@b/x@mcts:200")
+    assert base == "runs/a@b/x" and cfg.num_simulations == 200 and not cfg.gumbel
