@@ -33,6 +33,7 @@ from ludus.agents.registry import from_dict
 from ludus.league.bots import is_bot
 from ludus.league.matchmaking import LEARNER_ROLES, ROLES, Matchmaker, MatchmakingConfig, Player
 from ludus.league.payoff import Payoff, bradley_terry
+from ludus.league.search import split_search
 
 FORMAT, VERSION = "ludus-league", 1
 
@@ -81,8 +82,9 @@ class League:
             raise LeagueError(f"{self.folder}: player {player.id!r} has no checkpoint")
         if player.role == "fixed" and is_bot(player.checkpoint):
             return player.checkpoint
-        return str(inside(self.folder, player.checkpoint,
-                          f"{self.folder / 'league.json'}: {player.id}.checkpoint"))
+        base, _ = split_search(player.checkpoint)  # a fixed member may think with search
+        return str(inside(self.folder, base, f"{self.folder / 'league.json'}: "
+                          f"{player.id}.checkpoint")) + player.checkpoint[len(base):]
 
     def policy_path(self, player: Player) -> str:
         """What plays for a member: its average policy where the league keeps one, else its

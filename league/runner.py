@@ -47,6 +47,7 @@ from ludus.league.exploitability import exact_is_feasible
 from ludus.league.matchmaking import Player, pfsp_weights
 from ludus.league.payoff import Payoff
 from ludus.league.recorder import game_frames
+from ludus.league.search import split_search
 from ludus.league.selfplay import SelfPlayConfig
 from ludus.league.snapshots import SnapshotStore, copy_policy, freeze_files
 from ludus.league.teams import TeamResults, evaluate_team_mains, rival_side
@@ -223,10 +224,11 @@ class LeagueRunner:
             load_player(spec)  # fail now, with the loader's message, not mid-run
             pid = fixed_id(spec, league.players)
             checkpoint = spec
-            if not is_bot(spec):  # a checkpoint from outside: the league keeps its own copy
-                checkpoint = f"players/{pid}"
-                copy_policy(spec, self.folder / checkpoint)
-                freeze_files(self.folder / checkpoint)
+            base, _ = split_search(spec)
+            if not is_bot(base):  # a checkpoint from outside: the league keeps its own copy
+                copy_policy(base, self.folder / "players" / pid)
+                freeze_files(self.folder / "players" / pid)
+                checkpoint = f"players/{pid}{spec[len(base):]}"  # with its search suffix
             league.add(Player(pid, "fixed", checkpoint=checkpoint))
         init = None
         if cfg.init is not None:

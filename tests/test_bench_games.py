@@ -75,3 +75,17 @@ def test_bench_ppo_shared_runs_both_libraries(tmp_path):
     rows = summary["ppo-shared"]
     assert set(rows) == {"ludus", "ludus-sync", "sb3"} and rows["ludus"]["sps_ratio"] > 0
     assert out.exists()
+
+
+def test_bench_search_smoke(tmp_path, capsys):
+    import json
+
+    from ludus.scripts import bench_search
+
+    out = tmp_path / "s.json"
+    assert bench_search.main(["--seconds", "0.2", "--repeats", "1", "--games", "1", "8",
+                              "--simulations", "8", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"openspiel_mctsbot", "ludus_1", "ludus_8"}
+    assert all(r["simulations_per_s"] > 0 for r in results.values())
+    assert "ludus_8" in capsys.readouterr().out

@@ -85,3 +85,21 @@ def test_split_search_leaves_plain_specs_alone():
     assert split_search("alphabeta:4") == ("alphabeta:4", None)
     base, cfg = split_search("runs/a@b/x@mcts:200")
     assert base == "runs/a@b/x" and cfg.num_simulations == 200 and not cfg.gumbel
+
+
+def test_a_league_keeps_a_search_backed_fixed_member(checkpoints, tmp_path):
+    from ludus.league.coordinator import League
+    from ludus.league.runner import LeagueRunner
+    from tests.league.test_league import tiny_config
+
+    spec = f"{checkpoints['tictactoe']}@mcts:6"
+    runner = LeagueRunner(tiny_config(tmp_path, fixed=(spec,), main_exploiters=0,
+                                      league_exploiters=0, total_timesteps=1024))
+    runner.train()
+    league = League.load(runner.folder)
+    fixed = next(p for p in league.players.values() if p.role == "fixed")
+    assert fixed.checkpoint.startswith("players/") and fixed.checkpoint.endswith("@mcts:6")
+    player = load_player(league.checkpoint_path(fixed))
+    assert isinstance(player, SearchPlayer)
+    main = league.learners()[0].id
+    assert league.payoff.counts[league.payoff.index[main], league.payoff.index[fixed.id], 3] > 0
