@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ludus.agents import split_config
-from ludus.agents.registry import CONFIG_DIR, from_dict, load_config_file
+from ludus.agents.registry import CONFIG_DIR, algo_entry, from_dict, load_config_file
 from ludus.agents.tracking import WandbConfig
 from ludus.league.bots import is_bot
 from ludus.league.coordinator import League, learner_ids
@@ -27,6 +27,10 @@ class LeagueConfig:
     config: str | None = None
     """Learners' hyperparameters: a config name or YAML file (default: the game's shipped
     self-play config, e.g. ppo_connect_four, whose opening_moves and opponent_epsilon apply)."""
+    exploiter_config: str | None = None
+    """Exploiters' hyperparameters when they differ from the main agents' (default: the
+    same; for an alphazero main agent, which trains by self-play with search, the game's
+    shipped PPO config)."""
     main_agents: int = 1
     """Main agents (never reset; the league's product)."""
     main_exploiters: int = 1
@@ -160,9 +164,11 @@ def league_section(env_id: str, config: str | None) -> dict[str, Any]:
     return dict(load_config_file(name).get("league") or {}) if name else {}
 
 
-def learner_configs(cfg: LeagueConfig) -> tuple[str, Any, SelfPlayConfig]:
-    """(algorithm, algorithm config, self-play settings) of the learners."""
-    name = config_name(cfg.env_id, cfg.config)
+def learner_configs(cfg: LeagueConfig, name: str | None = None
+                    ) -> tuple[str, Any, SelfPlayConfig]:
+    """(algorithm, algorithm config, self-play settings) of the learners (of the config
+    `name`; default the main agents')."""
+    name = name or config_name(cfg.env_id, cfg.config)
     data = load_config_file(name) if name else {"algo": "ppo"}
     data, selfplay = split_selfplay(data, name or "config")
     data = {k: v for k, v in data.items() if k not in ("minutes", "total_timesteps", "env_id")}
@@ -172,6 +178,26 @@ def learner_configs(cfg: LeagueConfig) -> tuple[str, Any, SelfPlayConfig]:
             raise ValueError(f"teacher_kl_coef needs PPO learners, not {run.algo}")
         algo_cfg.teacher, algo_cfg.teacher_kl_coef = cfg.init, cfg.teacher_kl_coef
     return run.algo, algo_cfg, selfplay
+
+
+def exploiter_configs(cfg: LeagueConfig, main_algo: str
+                      ) -> tuple[str, Any, SelfPlayConfig] | None:
+    """The exploiters' settings where they differ from the main agents': exploiter_config,
+    or, for main agents that play every seat of their own games (alphazero), the game's
+    shipped PPO config; None when every learner shares the main agents' settings."""
+    name = cfg.exploiter_config
+    if name is None:
+        if not getattr(algo_entry(main_algo)[0], "plays_every_seat", False):
+            return None
+        name = config_name(cfg.env_id, None)
+        if name is None:
+            raise ValueError(f"{main_algo} main agents train on their own self-play; their "
+                             f"exploiters need a config of their own (--exploiter-config)")
+    found = learner_configs(cfg, name)
+    if getattr(algo_entry(found[0])[0], "plays_every_seat", False):
+        raise ValueError(f"exploiters learn against the league's members; {found[0]} only "
+                         f"plays itself (exploiter config {name})")
+    return found
 
 
 def stored_config(folder: Path | str, overrides: dict[str, Any] | None = None) -> LeagueConfig:

@@ -37,6 +37,7 @@ from ludus.league.bots import is_bot
 from ludus.league.config import (
     LeagueConfig,
     default_eval_bots,
+    exploiter_configs,
     fixed_id,
     is_shipped,
     learner_configs,
@@ -47,7 +48,7 @@ from ludus.league.exploitability import exact_is_feasible
 from ludus.league.matchmaking import Player, pfsp_weights
 from ludus.league.payoff import Payoff
 from ludus.league.recorder import game_frames
-from ludus.league.search import split_search
+from ludus.league.search import SearchPlayer, split_search
 from ludus.league.selfplay import SelfPlayConfig
 from ludus.league.snapshots import SnapshotStore, copy_policy, freeze_files
 from ludus.league.teams import TeamResults, evaluate_team_mains, rival_side
@@ -144,6 +145,7 @@ class LeagueRunner:
         check_two_player_zero_sum(cfg.env_id)
         self.sides = sides_of(cfg.env_id)
         self.algo, self.algo_cfg, self.selfplay = self._learner_configs(resume)
+        self.exploiters = self._exploiter_configs(resume)
         if self.sides is not None:
             self._check_team_settings()
         self.store = SnapshotStore(self.league, cfg.snapshot_cache, cfg.seed)
@@ -170,6 +172,8 @@ class LeagueRunner:
         if cfg.fixed or cfg.init:
             raise LeagueError(f"{name}: team leagues take no --fixed or --init (each side's "
                               f"learners start from their own random init)")
+        if self.exploiters is not None:
+            raise LeagueError(f"{name}: team leagues have one kind of learner ({self.algo})")
         if self.selfplay.opening_moves or self.selfplay.opponent_epsilon:
             raise LeagueError(f"{name}: team games have no opening_moves or opponent_epsilon "
                               f"(set both to 0 in the learners' config)")
@@ -248,7 +252,8 @@ class LeagueRunner:
                 starts[side] = start
         for main in league.learners("main_agent"):
             league.add(Player(f"{main.id}.init", "snapshot", main.id,
-                              str(self._init_dir(main.side).relative_to(self.folder)),
+                              str(self._init_dir(main.side).relative_to(self.folder))
+                              + self._search_suffix(main),
                               main.rating, side=main.side))
         self._save()
 
@@ -256,22 +261,69 @@ class LeagueRunner:
         """The starting model of the learners (of one side, in a team game)."""
         return self.folder / "init" if side is None else self.folder / "init" / side
 
+    def _exploiter_configs(self, resume: bool) -> tuple[str, Any, SelfPlayConfig] | None:
+        """The exploiters' settings where they differ from the main agents' (an alphazero
+        main agent with PPO exploiters), kept in league.json like the main agents'."""
+        stored = self.league.extra.get("exploiters") if resume else None
+        if stored is not None:
+            try:
+                _, cfg_cls = algo_entry(stored["algo"])
+                found = (stored["algo"], from_dict(cfg_cls, stored["config"],
+                                                   "league.json: exploiters"),
+                         from_dict(SelfPlayConfig, stored["selfplay"], "league.json: exploiters"))
+            except (KeyError, TypeError) as exc:
+                raise LeagueError(f"{self.folder / 'league.json'}: exploiters: {exc}") from None
+        else:
+            found = exploiter_configs(self.cfg, self.algo)
+            if found is not None:
+                self.league.extra["exploiters"] = {
+                    "algo": found[0], "config": dataclasses.asdict(found[1]),
+                    "selfplay": dataclasses.asdict(found[2])}
+        if found is not None:
+            if found[1].net != self.algo_cfg.net:  # exploiters reset to the main's start
+                raise LeagueError(f"exploiters reset to the main agents' starting model, so "
+                                  f"they need the same net: {found[1].net} vs {self.algo_cfg.net}")
+            self.selfplay = found[2]  # the games against members are the exploiters'
+        return found
+
+    def _role_config(self, player: Player) -> tuple[str, Any]:
+        """(algorithm, config) of a learner."""
+        if self.exploiters is not None and player.role != "main_agent":
+            return self.exploiters[0], self.exploiters[1]
+        return self.algo, self.algo_cfg
+
+    def _search_suffix(self, player: Player) -> str:
+        """'@mcts:N' for a learner that plays with tree search (its copies think as it does)."""
+        algo, algo_cfg = self._role_config(player)
+        if not getattr(algo_entry(algo)[0], "plays_every_seat", False):
+            return ""
+        search = algo_cfg.search
+        return f"@{'gumbel' if search.gumbel else 'mcts'}:{search.num_simulations}"
+
     def _add_learner(self, player: Player, weights: Path | None) -> None:
-        run = RunConfig(algo=self.algo, env_id=self.cfg.env_id, seed=self.cfg.seed + len(self.trainers),
+        algo, algo_cfg = self._role_config(player)
+        run = RunConfig(algo=algo, env_id=self.cfg.env_id, seed=self.cfg.seed + len(self.trainers),
                         device=self.cfg.device, torch_threads=self.cfg.torch_threads,
                         eval_every=0, checkpoint_every=0, run_dir=str(self.folder / "learners"),
                         run_name=player.id, console=False)
         resume = weights if weights is not None and (weights / "train_state.json").exists() \
             else None
-        trainer = Trainer(run, self.algo_cfg, self._env_factory(player.id), resume_from=resume)
+        trainer = Trainer(run, algo_cfg, self._env_factory(player.id), resume_from=resume)
         self.trainers[player.id] = trainer
         if weights is not None and resume is None:
             load_weights(trainer.agent.net, weights)
         self.live[player.id] = trainer.policy()  # seated as an opponent, it acts in eval mode
+        if self._search_suffix(player):  # seated with its search, as it plays its own games
+            self.live[player.id] = SearchPlayer(self.live[player.id], self.cfg.env_id,
+                                                algo_cfg.search, self.cfg.seed, player.id)
 
     def _env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
         if self.sides is not None:
             return self._team_env_factory(learner)
+        if self._search_suffix(self.league.players[learner]):
+            game = self.cfg.env_id  # alphazero: self-play in every seat, outside the payoff
+            return lambda num_envs, seed=None, **kwargs: envs.SelfPlay(
+                envs.make_game(game, num_envs, seed), seed)
 
         def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Results:
             seats = LeagueSeats(self, learner, num_envs, self.selfplay.opponent_epsilon,
@@ -307,10 +359,11 @@ class LeagueRunner:
         trainer, player = self.trainers[learner], self.league.players[learner]
         relative = f"players/{learner}.{player.num_snapshots}"
         freeze_files(trainer.save_policy(self.folder / relative))
-        self.league.snapshot(learner, relative)
+        self.league.snapshot(learner, relative + self._search_suffix(player))
         if self.league.matchmaker.resets_after_snapshot(learner):
             agent = trainer.agent
-            fresh = make_agent(trainer.run.algo, self.algo_cfg, trainer.env.single_observation_space,
+            fresh = make_agent(trainer.run.algo, self._role_config(player)[1],
+                               trainer.env.single_observation_space,
                                trainer.env.single_action_space, trainer.run.seed, trainer.device)
             load_weights(agent.net, self._init_dir(player.side))  # same net: seats stay valid
             state = fresh.train_state()  # a fresh optimizer; the step counters go on, so the
@@ -346,7 +399,8 @@ class LeagueRunner:
                     before = trainer.global_step
                     while not trainer.advance():
                         pass
-                    self.seats[learner].refresh()
+                    if learner in self.seats:  # (a self-playing alphazero has none)
+                        self.seats[learner].refresh()
                     player = self.league.players[learner]
                     player.steps += trainer.global_step - before
                     self.league.total_steps += trainer.global_step - before

@@ -103,3 +103,55 @@ def test_a_league_keeps_a_search_backed_fixed_member(checkpoints, tmp_path):
     assert isinstance(player, SearchPlayer)
     main = league.learners()[0].id
     assert league.payoff.counts[league.payoff.index[main], league.payoff.index[fixed.id], 3] > 0
+
+
+AZ_NET = "net: {encoder: mlp, hidden: [32, 32], activation: relu, shared: true}\n"
+
+
+def test_an_alphazero_main_agent_with_ppo_exploiters(tmp_path):
+    from ludus.league.config import LeagueConfig, stored_config
+    from ludus.league.coordinator import League
+    from ludus.league.matchmaking import MatchmakingConfig
+    from ludus.league.runner import LeagueRunner
+
+    main = tmp_path / "az.yaml"
+    main.write_text("algo: alphazero\nnum_envs: 16\nsearch: {num_simulations: 4}\n"
+                    "min_replay: 64\ntrain_every: 128\nbatch_size: 64\n" + AZ_NET)
+    exploiters = tmp_path / "ppo.yaml"
+    exploiters.write_text("algo: ppo\nnum_envs: 8\nnum_steps: 16\nminibatch_size: 64\n" + AZ_NET)
+    runner = LeagueRunner(LeagueConfig(
+        env_id="tictactoe", config=str(main), exploiter_config=str(exploiters),
+        main_exploiters=1, league_exploiters=0, total_timesteps=3000, interval_steps=1500,
+        eval_games=4, matchmaking=MatchmakingConfig(main_snapshot_steps=1000,
+                                                    exploiter_min_steps=500,
+                                                    exploiter_max_steps=1000),
+        league_dir=str(tmp_path / "leagues"), name="az", console=False))
+    assert isinstance(runner.live["main_agent_0"], SearchPlayer)
+    assert runner.trainers["main_exploiter_0"].run.algo == "ppo"
+    runner.train()
+    league = League.load(runner.folder)
+    copies = [p for p in league.players.values() if p.parent == "main_agent_0"]
+    assert copies and all(p.checkpoint.endswith("@mcts:4") for p in copies)
+    assert isinstance(load_player(league.checkpoint_path(copies[-1])), SearchPlayer)
+    index = league.payoff.index
+    assert league.payoff.counts[index["main_exploiter_0"], index["main_agent_0"], 3] > 0
+    assert league.extra["exploiters"]["algo"] == "ppo"
+    resumed = LeagueRunner(stored_config(runner.folder, {"total_timesteps": 3200}),
+                           resume=runner.folder)
+    try:
+        assert resumed.trainers["main_exploiter_0"].run.algo == "ppo"
+        assert isinstance(resumed.live["main_agent_0"], SearchPlayer)
+    finally:
+        resumed.close()
+
+
+def test_alphazero_exploiters_are_refused(tmp_path):
+    from ludus.league.config import LeagueConfig
+    from ludus.league.runner import LeagueRunner
+
+    main = tmp_path / "az.yaml"
+    main.write_text("algo: alphazero\nnum_envs: 4\n" + AZ_NET)
+    with pytest.raises(ValueError, match="only plays itself"):
+        LeagueRunner(LeagueConfig(env_id="tictactoe", config=str(main),
+                                  exploiter_config=str(main), league_dir=str(tmp_path),
+                                  console=False))
