@@ -113,6 +113,7 @@ class AlphaZero:
         self.timing = {"search": 0.0, "network": 0.0, "train": 0.0}
         self.simulations = 0
         self.num_games = 0
+        self._since = (time.perf_counter(), 0)  # (clock, games) at the last update
 
     # ----- acting -------------------------------------------------------------------------
     def attach(self, env: Any) -> None:
@@ -234,9 +235,14 @@ class AlphaZero:
         self.timing["train"] += time.perf_counter() - start
         totals /= steps
         search = self.timing["search"]
+        now, games = time.perf_counter(), self.num_games
+        per_hour = 3600 * (games - self._since[1]) / max(now - self._since[0], 1e-9)
+        self._since = (now, games)
         return {"loss/policy": totals[0], "loss/value": totals[1], "loss/entropy": totals[2],
                 "perf/simulations_per_s": self.simulations / max(search, 1e-9),
+                "perf/games_per_hour": per_hour,
                 "charts/games": float(self.num_games), "charts/replay": float(len(self)),
+                # where the time went: search (its network calls included), network, learning
                 "time/search": search, "time/network": self.timing["network"],
                 "time/learn": self.timing["train"]}
 

@@ -67,8 +67,9 @@ class SearchConfig:
     """Gumbel: actions sampled at the root (m)."""
     c_visit: float = 50.0
     """Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q."""
-    c_scale: float = 1.0
-    """Gumbel: see c_visit."""
+    c_scale: float = 0.1
+    """Gumbel: see c_visit (q rescaled to [0, 1] per node; 0.1 as mctx's value_scale: 1.0
+    made tic-tac-toe's targets near one-hot, and learning slow)."""
     reuse_tree: bool = True
     """Keep the subtree of the move played for the next search (PUCT only)."""
 
