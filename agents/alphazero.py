@@ -84,7 +84,7 @@ class AlphaZero:
         if cfg.sample_reuse <= 0:
             raise ValueError(f"sample_reuse must be positive, got {cfg.sample_reuse}")
         self.cfg, self.device = cfg, torch.device(device)
-        self.net = build_net(cfg.net, obs_space, action_space, "actor_critic").to(self.device)
+        self.net = build_net(cfg.net, obs_space, action_space, "actor_critic", seed).to(self.device)
         if cfg.init is not None:
             from ludus.agents.checkpoint import load_weights
 

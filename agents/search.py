@@ -63,8 +63,9 @@ class SearchConfig:
     gumbel: bool = False
     """Gumbel AlphaZero: Gumbel top-k with sequential halving at the root, the improved
     policy as training target (strong with 16-32 simulations)."""
-    max_considered: int = 16
-    """Gumbel: actions sampled at the root (m)."""
+    max_considered: int = 4
+    """Gumbel: actions sampled at the root (m; with 16 simulations tic-tac-toe learned best
+    with 4: 8 and 16 left more lost games against random)."""
     c_visit: float = 50.0
     """Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q."""
     c_scale: float = 0.1

@@ -23,7 +23,7 @@ SMALL = {"num_envs": 32, "search": {"num_simulations": 24}, "min_replay": 512,
 
 @pytest.mark.learning
 @pytest.mark.parametrize("search, steps, max_losses", [
-    ({"num_simulations": 24}, 12_000, 10), ({"num_simulations": 16, "gumbel": True}, 20_000, 15)])
+    ({"num_simulations": 24}, 12_000, 10), ({"num_simulations": 16, "gumbel": True}, 20_000, 10)])
 def test_alphazero_beats_random_at_tictactoe_within_seconds(tmp_path, search, steps, max_losses):
     run, cfg = tiny_run(tmp_path, "alphazero", "tictactoe", total_timesteps=steps,
                         **{**SMALL, "search": search})
@@ -106,3 +106,16 @@ def test_alphazero_refuses_what_it_cannot_search():
     with pytest.raises(ValueError, match="at least 1 simulation"):
         AlphaZero(AlphaZeroConfig(num_envs=2, search=SearchConfig(num_simulations=0)),
                   space_env.single_observation_space, space_env.single_action_space)
+
+
+def test_same_seed_same_weights_and_moves():
+    moves = []
+    for _ in range(2):
+        env = envs.SelfPlay(TicTacToe(4))
+        agent = AlphaZero(AlphaZeroConfig(num_envs=4, search=SearchConfig(num_simulations=8)),
+                          env.single_observation_space, env.single_action_space, seed=5)
+        agent.attach(env)
+        obs, _ = env.reset(seed=1)
+        weights = [float(p.sum()) for p in agent.net.parameters()]
+        moves.append((agent.act(obs).tolist(), weights))
+    assert moves[0] == moves[1]
