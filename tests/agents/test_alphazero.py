@@ -116,6 +116,6 @@ def test_same_seed_same_weights_and_moves():
                           env.single_observation_space, env.single_action_space, seed=5)
         agent.attach(env)
         obs, _ = env.reset(seed=1)
-        weights = [float(p.sum()) for p in agent.net.parameters()]
+        weights = [float(p.detach().sum()) for p in agent.net.parameters()]
         moves.append((agent.act(obs).tolist(), weights))
     assert moves[0] == moves[1]
