@@ -28,7 +28,7 @@ from ludus import envs
 from ludus.agents import CheckpointError, RunConfig, Trainer
 from ludus.agents.files import atomic_write_json, inside, numbered
 from ludus.agents.registry import algo_entry
-from ludus.league.arena import Seated, SeatedOpponents, load_player
+from ludus.league.arena import Seated, SeatedOpponents, checkpoint_of, load_player
 from ludus.league.bots import is_bot
 from ludus.league.snapshots import copy_policy
 
@@ -198,6 +198,8 @@ def selfplay_trainer(run: RunConfig, cfg: Any, selfplay: SelfPlayConfig | None =
     selfplay = selfplay or SelfPlayConfig()
     selfplay.validate()
     game = run.env_id
+    if getattr(cfg, "init", None) is not None:  # a league folder or member plays its policy
+        cfg = dataclasses.replace(cfg, init=checkpoint_of(cfg.init))
     pool = OpponentPool(cfg.num_envs, selfplay, run.seed)
     eval_player: list[Any] = []  # loaded once the run folder (and its copies) exist
 
