@@ -276,7 +276,7 @@ class TreeSearch:
         b = np.arange(self.B)
         zero = np.zeros(self.B, dtype=np.int64)
         N = self.N[:, 0]
-        wanted = np.array([self._table(int(m))[k] for m in self.considered])
+        wanted = self.schedule[:, k]
         score = self.gumbel_noise + self.root_logits + self._completed_q(b, zero)
         return np.where(self.legal[:, 0] & (wanted[:, None] == N), score, -np.inf)
 
@@ -358,8 +358,9 @@ class TreeSearch:
             self.root_logits = np.where(legal, np.log(np.maximum(prior, 1e-30)), -np.inf)
             self.gumbel_noise = self.rng.gumbel(size=prior.shape) if explore else np.zeros(
                 prior.shape)
-            self.considered = np.minimum(np.minimum(cfg.max_considered, legal.sum(1)),
-                                         cfg.num_simulations)
+            considered = np.minimum(np.minimum(cfg.max_considered, legal.sum(1)),
+                                    cfg.num_simulations)
+            self.schedule = np.stack([self._table(int(m)) for m in considered])  # (B, n)
         elif explore and cfg.dirichlet_fraction > 0:
             noise = self.rng.dirichlet(np.full(self.A, cfg.dirichlet_alpha), size=B)
             noise = noise * legal
