@@ -55,8 +55,8 @@ class AlphaZeroConfig:
     """outcome: the game's result z; blend: the mean of z and the root's search value (lower
     variance early on, when the outcome of a long game says little about one move)."""
     mirror: bool = True
-    """Train on left-right mirrored copies of half the positions (boards whose actions are
-    columns or cells)."""
+    """Train on left-right mirrored copies of half the positions, in games that have a
+    mirror image (ludus's boards)."""
     checkpoint_replay: bool = True
     """Save the replay buffer with each checkpoint so --resume continues with it."""
     net: NetSpec = field(default_factory=lambda: NetSpec(
@@ -96,7 +96,7 @@ class AlphaZero:
         box = observation_space(obs_space)
         self.obs_shape, self.obs_dtype = box.shape, box.dtype
         self.num_actions = int(action_space.n)
-        self.flip = mirror_map(self.obs_shape, self.num_actions) if cfg.mirror else None
+        self.flip: tuple[int, np.ndarray] | None = None  # the game's mirror, set by attach()
         C, A = cfg.replay_size, self.num_actions
         self.replay = {"obs": np.zeros((C, *self.obs_shape), dtype=self.obs_dtype),
                        "mask": np.zeros((C, A), dtype=bool),
@@ -128,6 +128,7 @@ class AlphaZero:
             raise ValueError(f"alphazero needs a two-player zero-sum game, this one has "
                              f"{game.num_players} players")
         self.game = game
+        self.flip = getattr(game, "mirror", None) if self.cfg.mirror else None
 
     @torch.no_grad()
     def evaluate(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -287,19 +288,4 @@ class AlphaZero:
                                  f"{array.shape[1:]}")
             array[:size] = stored
         self.pos, self.full = int(state["pos"]), bool(state["full"])
-
-
-def mirror_map(obs_shape: tuple[int, ...], num_actions: int) -> tuple[int, np.ndarray]:
-    """(observation axis to flip in a batch, action permutation) of a left-right mirror:
-    boards (rows, cols, planes) whose actions are the columns (connect four) or the cells
-    in row-major order (tic-tac-toe)."""
-    if len(obs_shape) == 3:
-        rows, cols, _ = obs_shape
-        if num_actions == cols:
-            return 2, np.arange(cols)[::-1].copy()
-        if num_actions == rows * cols:
-            return 2, np.arange(rows * cols).reshape(rows, cols)[:, ::-1].ravel().copy()
-    raise ValueError(f"mirror augmentation needs board observations (rows, cols, planes) whose "
-                     f"actions are columns or cells; got {obs_shape} with {num_actions} "
-                     f"actions (set mirror: false)")
 

@@ -176,8 +176,9 @@ def load_spiel_game(name: str, params: dict[str, Any] | None = None) -> Any:
 
 class SpielGame(ObjectGames):
     """`num_envs` games of an OpenSpiel sequential game. The observation is the acting
-    player's information-state tensor, actions are OpenSpiel's ids, chance nodes are sampled
-    from the game's own outcome probabilities with this object's Generator."""
+    player's information-state tensor (or, in a game of perfect information without one, its
+    observation tensor), actions are OpenSpiel's ids, chance nodes are sampled from the
+    game's own outcome probabilities with this object's Generator."""
 
     def __init__(self, name: str, num_envs: int, seed: int | None = None, **params: Any) -> None:
         import pyspiel
@@ -194,12 +195,17 @@ class SpielGame(ObjectGames):
         if kind.dynamics != pyspiel.GameType.Dynamics.SEQUENTIAL:
             raise ValueError(f"OpenSpiel game {name!r} has simultaneous moves; ludus plays "
                              "sequential games (wrap it with a turn-based transform)")
-        if not kind.provides_information_state_tensor:
+        # a game of perfect information is observed whole by its observation tensor
+        self.perfect = kind.information == pyspiel.GameType.Information.PERFECT_INFORMATION
+        if not kind.provides_information_state_tensor and not (
+                self.perfect and kind.provides_observation_tensor):
             raise ValueError(f"OpenSpiel game {name!r} has no information-state tensor")
+        self.info_state = kind.provides_information_state_tensor
         self.num_envs = num_envs
         self.num_players = self.game.num_players()
         self.num_actions = self.game.num_distinct_actions()
-        shape = tuple(self.game.information_state_tensor_shape())
+        shape = tuple(self.game.information_state_tensor_shape() if self.info_state
+                      else self.game.observation_tensor_shape())
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape, np.float32)
         self.rng = np.random.default_rng(seed)
         self.states: list[Any] = [None] * num_envs
@@ -254,8 +260,12 @@ class SpielGame(ObjectGames):
             self._settle(int(i))
 
     def observe(self, i: int, seat: int) -> np.ndarray:
-        """Game i's information-state tensor for player `seat`."""
-        return np.asarray(self.states[i].information_state_tensor(seat), dtype=np.float32)
+        """Game i's information-state tensor for player `seat` (the observation tensor in a
+        game of perfect information that has no information-state tensor)."""
+        state = self.states[i]
+        tensor = state.information_state_tensor(seat) if self.info_state \
+            else state.observation_tensor(seat)
+        return np.asarray(tensor, dtype=np.float32).reshape(self.observation_space.shape)
 
     def play_one(self, i: int, action: int) -> tuple[np.ndarray, bool, bool]:
         """Apply `action` and sample chance; the reward is the change of the returns."""

@@ -91,6 +91,16 @@ class BoardGame:
         legal."""
         raise NotImplementedError
 
+    @property
+    def mirror(self) -> tuple[int, np.ndarray]:
+        """The left-right mirror image as (axis of a batch of observations to flip, the
+        permutation of actions): actions are columns (connect four) or cells in row-major
+        order (tic-tac-toe). Training data doubles with it."""
+        cells = np.arange(self.rows * self.cols).reshape(self.rows, self.cols)
+        perm = cells[:, ::-1].ravel() if self.num_actions == cells.size \
+            else np.arange(self.cols)[::-1]
+        return 2, perm.copy()
+
     def spawn(self, num_envs: int) -> BoardGame:
         """A new batch of `num_envs` empty games of this kind (a tree search's node store)."""
         return type(self)(num_envs)

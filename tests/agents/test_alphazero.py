@@ -7,7 +7,7 @@ import torch
 
 from ludus import envs
 from ludus.agents import load_policy, load_run
-from ludus.agents.alphazero import AlphaZero, AlphaZeroConfig, mirror_map
+from ludus.agents.alphazero import AlphaZero, AlphaZeroConfig
 from ludus.agents.search import SearchConfig
 from ludus.envs.connect_four import ConnectFour
 from ludus.envs.tictactoe import TicTacToe
@@ -64,7 +64,7 @@ def test_a_checkpoint_without_the_replay_says_it_was_rebuilt(tmp_path):
 
 
 @pytest.mark.parametrize("game_cls", [ConnectFour, TicTacToe])
-def test_mirror_maps_positions_and_moves_together(game_cls):
+def test_the_mirror_maps_positions_and_moves_together(game_cls):
     games = game_cls(8)
     games.reset()
     rng = np.random.default_rng(0)
@@ -72,12 +72,12 @@ def test_mirror_maps_positions_and_moves_together(game_cls):
         mask = games.action_mask()
         games.play((rng.random(mask.shape) * mask).argmax(1))
     obs = games.observation()
-    axis, actions = mirror_map(obs.shape[1:], games.num_actions)
+    axis, actions = games.mirror
     mirrored = game_cls(8)
     mirrored.load(np.arange(8), np.flip(obs, axis=axis))
     np.testing.assert_array_equal(mirrored.action_mask(), games.action_mask()[:, actions])
-    with pytest.raises(ValueError, match="mirror augmentation needs board"):
-        mirror_map((30,), 3)
+    assert sorted(actions.tolist()) == list(range(games.num_actions))
+    assert (actions != np.arange(games.num_actions)).any()
 
 
 def test_init_starts_from_a_checkpoints_weights(tmp_path):
@@ -119,3 +119,12 @@ def test_same_seed_same_weights_and_moves():
         weights = [float(p.detach().sum()) for p in agent.net.parameters()]
         moves.append((agent.act(obs).tolist(), weights))
     assert moves[0] == moves[1]
+
+
+def test_alphazero_trains_on_an_openspiel_game_without_a_mirror(tmp_path):
+    run, cfg = tiny_run(tmp_path, "alphazero", "spiel:tic_tac_toe", total_timesteps=600,
+                        **{**SMALL, "num_envs": 8, "min_replay": 200, "train_every": 128})
+    trainer = selfplay_trainer(run, cfg, SelfPlayConfig())
+    assert trainer.agent.flip is None  # OpenSpiel's planes are not ludus's boards
+    trainer.train()
+    assert trainer.agent.num_updates > 0 and trainer.agent.num_games > 0

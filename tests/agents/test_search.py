@@ -150,3 +150,15 @@ def test_gumbel_policy_target_prefers_the_winning_move():
 def test_zero_simulations_are_refused():
     with pytest.raises(ValueError, match="at least 1 simulation"):
         SearchConfig(num_simulations=0).validate()
+
+
+def test_openspiel_states_are_searched_by_cloning():
+    from ludus import envs
+
+    game = envs.make_game("spiel:tic_tac_toe", 1)
+    game.reset()
+    for move in (0, 3, 1, 4):  # x on 0 and 1: x wins at 2
+        game.play(np.array([move]))
+    assert search(game, 16).action[0] == 2
+    with pytest.raises(ValueError, match="perfect information without chance"):
+        envs.make_game("spiel:kuhn_poker", 1).spawn(4)
