@@ -3,6 +3,7 @@
     python scripts/play.py runs/<run>                     # connect four: click a column
     python scripts/play.py leagues/<league> --seat second # against its main agent
     python scripts/play.py alphabeta:4 --env-id connect_four
+    python scripts/play.py runs/<run>@mcts:200            # against its tree search
     python scripts/play.py runs/<cartpole run>            # Gymnasium: the arrow keys
 
 Boards are played with the mouse (a column in connect four, a cell in tic-tac-toe); an
@@ -29,7 +30,8 @@ class Args(ViewOptions):
     """Play against an agent."""
 
     agent: Annotated[str, tyro.conf.Positional]
-    """Checkpoint, run folder, league folder (its main agent), league member or bot."""
+    """Checkpoint, run folder, league folder (its main agent), league member or bot; a
+    checkpoint with a value head searches with a suffix @mcts:N or @gumbel:N."""
     seat: Literal["first", "second"] = "first"
     """Move first or second (s switches during play)."""
 

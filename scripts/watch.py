@@ -6,10 +6,11 @@
     python scripts/watch.py leagues/<league>/main_agent_0 --vs main_exploiter_0.1
     python scripts/watch.py runs/<cartpole run>                   # a Gymnasium env's frames
     python scripts/watch.py runs/<run> --vs random --games 2 --record match.mp4
+    python scripts/watch.py runs/<run>@mcts:200 --vs alphabeta:4  # thinking with tree search
 
 Keys: space pause, right arrow one move, + / - speed, r restart, q quit. The panel shows the
 players (names, roles, ratings), the score and the probabilities and value of the player to
-move.
+move (for a searching player, its visit counts and root value).
 """
 
 from __future__ import annotations
