@@ -31,7 +31,7 @@ class Args(ViewOptions):
 
     player: Annotated[str, tyro.conf.Positional]
     """Checkpoint, run folder, league folder (its main agent), league member
-    (leagues/<league>/<player id>) or bot."""
+    (leagues/<league>/<player id>) or bot; @mcts:N or @gumbel:N after a checkpoint searches."""
     vs: str | None = None
     """Opponent: the same kinds, or a member id of the player's league (default: the best-rated
     other member of the league, else random)."""
