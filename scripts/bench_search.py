@@ -23,6 +23,7 @@ from ludus.agents import split_config
 from ludus.agents.files import atomic_write_json
 from ludus.agents.registry import load_config_file, make_agent
 from ludus.agents.search import SearchConfig, TreeSearch
+from ludus.league.selfplay import split_selfplay
 
 
 @dataclass
@@ -89,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = tyro.cli(SearchBench, args=sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.torch_threads)
     torch.set_flush_denormal(True)
-    data = load_config_file(args.config)
-    data.pop("selfplay", None)
+    data, _ = split_selfplay(load_config_file(args.config))  # its self-play and league parts
     run, cfg = split_config(data, args.config)
     env = envs.SelfPlay(envs.make_game(run.env_id, 1))
     agent = make_agent("alphazero", cfg, env.single_observation_space, env.single_action_space)
