@@ -134,12 +134,10 @@ class AlphaZero:
     def evaluate(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network's (logits (n, A), values (n,)) for a batch of positions."""
         start = time.perf_counter()
-        training = self.net.training
-        self.net.eval()
+        if self.net.training:  # acts in eval mode; update() switches to train and back
+            self.net.eval()
         logits, value, _ = self.net(as_tensor(obs, self.device), None, None,
                                     as_tensor(mask, self.device))
-        if training:
-            self.net.train()
         out = logits.float().cpu().numpy(), value.float().cpu().numpy()
         self.timing["network"] += time.perf_counter() - start
         return out
@@ -231,6 +229,7 @@ class AlphaZero:
             self.optimizer.step()
             entropy = -(log_p.exp() * log_p.masked_fill(~mask, 0.0)).sum(-1).mean()
             totals += [policy_loss.item(), value_loss.item(), entropy.item()]
+        self.net.eval()
         self.num_updates += 1
         self.since_update = 0
         self.timing["train"] += time.perf_counter() - start

@@ -287,14 +287,13 @@ class TreeSearch:
 
     # ----- one simulation -------------------------------------------------------------------
     def _simulate(self, k: int) -> None:
-        """Select a leaf in every tree, expand and evaluate the new leaves with one network
-        call, back the values up."""
+        """Select a leaf in every tree, expand all new leaves at once (one copy, one move)
+        and evaluate them with one network call, back the values up."""
         B = self.B
         node = np.zeros(B, dtype=np.int64)
         live = np.arange(B)
         path: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (trees, nodes, actions)
-        leaf_value = np.zeros(B, dtype=np.float32)  # value of the last node's child
-        new_nodes = np.full(B, -1, dtype=np.int64)
+        grow, parents, moves = [], [], []  # the edges to expand, one per tree at most
         root = True
         while len(live):
             if root and self.cfg.gumbel:
@@ -302,45 +301,59 @@ class TreeSearch:
             else:
                 actions = self._select(live, node[live])
             root = False
-            path.append((live, node[live], actions))
-            child = self.children[live, node[live], actions]
+            here = node[live]
+            path.append((live, here, actions))
+            child = self.children[live, here, actions]
             new = child < 0
-            grow = live[new]
-            if len(grow):  # expand: copy the parent's position, play the move
-                idx = self.size[grow]
-                self.size[grow] += 1
-                parent = node[grow]
-                self.children[grow, parent, actions[new]] = idx
-                self.parent[grow, idx] = parent
-                rows = self._row(grow, idx)
-                self.store.copy_rows(rows, self.store, self._row(grow, parent))
-                rewards, term, trunc = self.store.play(actions[new], rows)
-                self.R[grow, parent, actions[new]] = rewards[np.arange(len(grow)),
-                                                             self.mover[grow, parent]]
-                self.terminal[grow, idx] = term | trunc
-                self.mover[grow, idx] = self.store.to_move[rows]
-                new_nodes[grow] = idx
+            if new.any():
+                grow.append(live[new])
+                parents.append(here[new])
+                moves.append(actions[new])
             go_on = ~new & ~self.terminal[live, np.maximum(child, 0)]
             node[live[go_on]] = child[go_on]
             live = live[go_on]
-        grown = np.flatnonzero(new_nodes >= 0)
-        open_ = grown[~self.terminal[grown, new_nodes[grown]]]
-        if len(open_):
-            self._evaluate_nodes(open_, new_nodes[open_])
-            leaf_value[open_] = self.V[open_, new_nodes[open_]]
+        leaf_value = np.zeros(B, dtype=np.float32)  # value of the last edge's child
+        if grow:
+            self._expand(np.concatenate(grow), np.concatenate(parents), np.concatenate(moves),
+                         leaf_value)
         self._backup(path, leaf_value)
+
+    def _expand(self, trees: np.ndarray, parents: np.ndarray, actions: np.ndarray,
+                leaf_value: np.ndarray) -> None:
+        """New children: copy each parent's position, play the move, score finished games
+        exactly and evaluate the others (their values into `leaf_value`)."""
+        idx = self.size[trees]
+        self.size[trees] += 1
+        self.children[trees, parents, actions] = idx
+        self.parent[trees, idx] = parents
+        rows = self._row(trees, idx)
+        self.store.copy_rows(rows, self.store, self._row(trees, parents))
+        rewards, term, trunc = self.store.play(actions, rows)
+        self.R[trees, parents, actions] = rewards[np.arange(len(trees)), self.mover[trees, parents]]
+        ended = term | trunc
+        self.terminal[trees, idx] = ended
+        self.mover[trees, idx] = self.store.to_move[rows]
+        if not ended.all():
+            open_, at = trees[~ended], idx[~ended]
+            self._evaluate_nodes(open_, at)
+            leaf_value[open_] = self.V[open_, at]
 
     def _backup(self, path: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
                 leaf_value: np.ndarray) -> None:
         """Add each tree's leaf value along its path, in each node's mover's view."""
+        S, A = self.capacity, self.A
+        N, W, R = self.N.reshape(-1), self.W.reshape(-1), self.R.reshape(-1)
+        children, terminal = self.children.reshape(-1), self.terminal.reshape(-1)
+        mover = self.mover.reshape(-1)
         value = leaf_value.copy()  # (B,) value of the child below the current level
         for trees, nodes, actions in reversed(path):
-            child = self.children[trees, nodes, actions]
-            below = np.where(self.terminal[trees, child], 0.0, value[trees])
-            same = self.mover[trees, child] == self.mover[trees, nodes]
-            q = self.R[trees, nodes, actions] + np.where(same, below, -below)
-            self.N[trees, nodes, actions] += 1
-            self.W[trees, nodes, actions] += q
+            node_row = trees * S + nodes
+            edge = node_row * A + actions
+            child_row = trees * S + children[edge]
+            below = np.where(terminal[child_row], 0.0, value[trees])
+            q = R[edge] + np.where(mover[child_row] == mover[node_row], below, -below)
+            N[edge] += 1
+            W[edge] += q
             value[trees] = q
 
     # ----- the search -----------------------------------------------------------------------
