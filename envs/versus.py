@@ -50,6 +50,16 @@ class TurnGame(Protocol):
         (n, num_players), terminated (n,) and truncated (n,)."""
 
 
+def final_info(last: dict[str, np.ndarray], ended: np.ndarray, done: np.ndarray
+               ) -> dict[str, Any]:
+    """Gymnasium's same-step autoreset info: `last` (the batched final observations of the
+    envs `ended`) split into one dict per env under "final_obs", `done` (N,) its mask."""
+    final = np.empty(len(done), dtype=object)
+    for k, i in enumerate(ended):
+        final[i] = {key: value[k] for key, value in last.items()}
+    return {"final_obs": final, "_final_obs": done}
+
+
 class Opponent(Protocol):
     """Anything that answers like a ludus Policy (policies, bots).
 
@@ -165,11 +175,7 @@ class Versus(gym.vector.VectorEnv):
         info: dict[str, Any] = {}
         ended = np.flatnonzero(terminated | truncated)
         if len(ended):
-            last = self._view(ended)
-            final = np.empty(n, dtype=object)
-            for k, i in enumerate(ended):
-                final[i] = {key: value[k] for key, value in last.items()}
-            info = {"final_obs": final, "_final_obs": terminated | truncated}
+            info = final_info(self._view(ended), ended, terminated | truncated)
             self.learner_seat[ended] = (self.learner_seat[ended] + 1) % self.game.num_players
             self._start(ended)
         return self._view(np.arange(n)), reward, terminated, truncated, info
@@ -224,9 +230,6 @@ class SelfPlay(gym.vector.VectorEnv):
             # the last position as the player who just moved sees it
             last = {"observation": self.game.observation(ended, mover[ended]),
                     "action_mask": self.game.action_mask()[ended]}
-            final = np.empty(n, dtype=object)
-            for k, i in enumerate(ended):
-                final[i] = {key: value[k] for key, value in last.items()}
-            info = {"final_obs": final, "_final_obs": terminated | truncated}
+            info = final_info(last, ended, terminated | truncated)
             self.game.reset(ended)
         return self._view(np.arange(n)), reward, terminated, truncated, info
