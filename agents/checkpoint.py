@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save, save_file
 
 from ludus.agents.files import UnsafePathError, atomic_dir, fsync_dir, inside
 
@@ -108,6 +108,17 @@ def unflatten_state(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1))
+
+
+def weights_bytes(net: torch.nn.Module) -> bytes:
+    """The net's weights as safetensors bytes: what a learner publishes to rollout workers
+    (plain bytes cross processes and machines; no tensor is pickled)."""
+    return save({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()})
+
+
+def load_weights_bytes(net: torch.nn.Module, data: bytes) -> None:
+    """Load weights_bytes() into `net` (on the net's own device)."""
+    net.load_state_dict(load(data))
 
 
 def save_checkpoint(directory: Path | str, net: torch.nn.Module, meta: dict[str, Any],

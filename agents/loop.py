@@ -144,6 +144,18 @@ def final_observation(next_obs: Any, info: dict[str, Any], ended: np.ndarray) ->
     return out
 
 
+def play_step(agent: Any, env: gym.vector.VectorEnv, obs: Any
+              ) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Every env steps once with the agent's actions and the agent records the transition;
+    returns (next_obs, reward, ended, info)."""
+    actions = agent.act(obs)
+    next_obs, reward, terminated, truncated, info = env.step(actions)
+    ended = terminated | truncated
+    agent.observe(Step(obs, actions, reward, terminated, truncated, next_obs,
+                       final_observation(next_obs, info, ended), info.get("active")))
+    return next_obs, reward, ended, info
+
+
 def run_name(run: RunConfig) -> str:
     """'<algo> run on <env id>', for messages."""
     return f"{run.algo} run on {run.env_id}"
@@ -280,17 +292,13 @@ class Trainer:
     def advance(self) -> bool:
         """Every env steps once, then the agent learns if it is ready; True after an update."""
         agent = self.agent
-        actions = agent.act(self.obs)
-        next_obs, reward, terminated, truncated, info = self.env.step(actions)
-        ended = terminated | truncated
+        next_obs, reward, ended, info = play_step(agent, self.env, self.obs)
         active = info.get("active")
         if active is not None and not active.all() and not getattr(agent, "masks_inactive",
                                                                     False):
             raise ValueError(f"{self.run.env_id} has agents that leave an episode early, and "
                              f"{self.run.algo} cannot leave their rows out of its updates: "
                              f"use ppo or a2c")
-        agent.observe(Step(self.obs, actions, reward, terminated, truncated, next_obs,
-                           final_observation(next_obs, info, ended), active))
         if "_team_return" in info and info["_team_return"].any():
             self.team_finished += info["team_return"][info["_team_return"]].tolist()
         self.obs = next_obs

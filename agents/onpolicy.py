@@ -195,6 +195,34 @@ class ActorCriticAgent:
         self.storage.step = 0
         return self.storage.advantages(last_value, self.cfg.gamma, self.cfg.gae_lambda)
 
+    ROLLOUT_FIELDS = ("obs", "action_mask", "actions", "log_probs", "rewards", "terminated",
+                      "truncated", "final_values", "episode_start", "active")
+
+    def rollout(self) -> dict[str, Any]:
+        """The full rollout as numpy arrays, with what its advantages bootstrap from (the next
+        observation and episode starts): a rollout worker's product, which a learner takes
+        with load_rollout(). Its log-probs are the behaviour policy's."""
+        if self.net.recurrent:  # the recurrent state before obs[0] would have to travel too
+            raise ValueError("rollouts travel between processes for feed-forward nets only")
+        s = self.storage
+        out = {k: getattr(s, k).cpu().numpy() for k in self.ROLLOUT_FIELDS
+               if getattr(s, k) is not None}
+        out["next_obs"], out["next_episode_start"] = self.next_obs, self.episode_start.cpu().numpy()
+        s.step = 0
+        return out
+
+    def load_rollout(self, rollout: dict[str, Any]) -> None:
+        """Fill the storage with a rollout() from another process (same num_steps and
+        num_envs), ready for update(); the steps count as this agent's."""
+        s = self.storage
+        for k in self.ROLLOUT_FIELDS:
+            if getattr(s, k) is not None:
+                getattr(s, k).copy_(torch.as_tensor(rollout[k]))
+        self.next_obs = rollout["next_obs"]
+        self.episode_start = torch.as_tensor(rollout["next_episode_start"], device=self.device)
+        s.step = s.num_steps
+        self.global_step += s.num_steps * s.num_envs
+
     def update_norms(self) -> None:
         """Fold the rollout's observations into the observation normalisers (after learning,
         so log-probs recorded while acting match the net that is being updated)."""

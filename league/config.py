@@ -78,6 +78,20 @@ class LeagueConfig:
     """cpu, cuda, or auto."""
     torch_threads: int = 1
     """torch intra-op threads."""
+    backend: str = "local"
+    """local (every learner in this process, in turns) or ray (a coordinator, a learner per
+    learning player and rollout workers as Ray actors, on every core and machine)."""
+    address: str | None = None
+    """Ray backend: the cluster to join (auto, or HOST:PORT of `ray start --head`); default a
+    Ray instance started for this league on this machine."""
+    num_workers: int = 2
+    """Ray backend: rollout workers (one CPU each)."""
+    learner_device: str | None = None
+    """Ray backend: the learners' device (auto: a GPU where the cluster has one); default
+    --device."""
+    max_policy_lag: int = 3
+    """Ray backend: learners drop rollouts acted with weights more than this many updates
+    older than theirs (younger ones are corrected by PPO's clipped ratio)."""
     league_dir: str = "leagues"
     """Parent folder of league folders."""
     name: str | None = None
@@ -104,7 +118,12 @@ class LeagueConfig:
         if self.exploit_every < 0 or self.exploit_minutes <= 0:
             raise ValueError(f"need exploit_every >= 0 and exploit_minutes > 0, got "
                              f"{self.exploit_every}, {self.exploit_minutes}")
-        for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size"):
+        if self.backend not in ("local", "ray"):
+            raise ValueError(f"backend is local or ray, got {self.backend!r}")
+        if self.max_policy_lag < 0:
+            raise ValueError(f"max_policy_lag must be >= 0, got {self.max_policy_lag}")
+        for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size",
+                     "num_workers"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.minutes is not None and self.minutes <= 0:

@@ -8,6 +8,9 @@ Folder layout (DESIGN.md):
     league.json          players (id, role, parent, checkpoint, rating, steps), payoff,
                          matchmaking settings, RNG, counters; rewritten atomically
     matchmaking.jsonl    per interval, per pair and seat: games won, drawn and lost
+    results.jsonl        the journal: one line per match job (a learner's rollout: its steps
+                         and finished games), flushed before its results count; the lines
+                         after league.json's are counted again on resume
     init/                the starting model every learner begins from and resets to
     players/<id>/        immutable snapshot checkpoints (and copies of fixed checkpoints)
     learners/<id>/       learners' current parameters and optimizer state
@@ -57,6 +60,8 @@ class League:
         self.total_steps = 0
         self.extra: dict[str, Any] = {}  # the runner's own resumable state (e.g. wandb id)
         self._results: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.num_games = 0  # every result counted, undecayed (the payoff's counts decay)
+        self.recorded: set[str] = set()  # match ids in the journal (results.jsonl)
 
     # --- members ---------------------------------------------------------------------------
     def add(self, player: Player) -> Player:
@@ -116,6 +121,34 @@ class League:
         """One finished game of `home` (sitting in `seat`) against `away`."""
         self.payoff.update(home, away, outcome)
         self._results[(home, away, seat)][("win", "draw", "loss").index(outcome)] += 1
+        self.num_games += 1
+
+    def record(self, match_id: str, learner: str, steps: int,
+               games: list[tuple[str, int, str]]) -> bool:
+        """The results of one match job of `learner`: its env steps and its finished games
+        (opponent, seat, outcome). Journalled (written and flushed to results.jsonl) before
+        anything counts, and counted once: a match id already recorded changes nothing and
+        returns False. Game k of the job is the match `<match_id>/<k>`."""
+        if match_id in self.recorded:
+            return False
+        line = json.dumps({"match": match_id, "learner": learner, "steps": steps,
+                           "games": games}) + "\n"
+        new = not self.journal_path.exists()
+        with open(self.journal_path, "a") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if new:
+            fsync_dir(self.folder)
+        self.recorded.add(match_id)
+        self._apply(learner, steps, games)
+        return True
+
+    def _apply(self, learner: str, steps: int, games: list[Any]) -> None:
+        self.players[learner].steps += steps
+        self.total_steps += steps
+        for away, seat, outcome in games:
+            self.report(learner, away, int(seat), outcome)
 
     def fit_ratings(self) -> None:
         """Every member's rating and its uncertainty, fitted to the payoff counts
@@ -147,6 +180,46 @@ class League:
     def log_path(self) -> Path:
         return self.folder / "matchmaking.jsonl"
 
+    @property
+    def journal_path(self) -> Path:
+        return self.folder / "results.jsonl"
+
+    def journal_matches(self) -> list[str]:
+        """The match id of every game in the journal (`<job>/<k>`), repeats included: the
+        payoff counts num_games == len(set(...)) of them, each once."""
+        if not self.journal_path.exists():
+            return []
+        out = []
+        for line in self.journal_path.read_text().splitlines():
+            job = json.loads(line)
+            out += [f"{job['match']}/{k}" for k in range(len(job["games"]))]
+        return out
+
+    def _replay(self, journal_bytes: int) -> None:
+        """Read the journal: every match id is recorded, and the jobs written after
+        league.json was (acknowledged, so they count) are applied. A torn last line was
+        never acknowledged and is cut off."""
+        good = 0
+        with open(self.journal_path, "rb") as f:
+            for raw in f:
+                try:
+                    if not raw.endswith(b"\n"):
+                        raise ValueError("torn line")
+                    job = json.loads(raw)
+                    match_id = str(job["match"])
+                    if good >= journal_bytes and match_id not in self.recorded:
+                        self._apply(job["learner"], int(job["steps"]), job["games"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    if raw.endswith(b"\n"):  # a whole line that does not parse: not ours
+                        raise LeagueError(f"{self.journal_path}: line at byte {good} is "
+                                          f"not a journal entry: {exc}") from None
+                    break
+                self.recorded.add(match_id)
+                good += len(raw)
+        if self.journal_path.stat().st_size > good:
+            with open(self.journal_path, "r+") as f:
+                f.truncate(good)
+
     def state_dict(self) -> dict[str, Any]:
         """Everything league.json holds."""
         return {"format": FORMAT, "version": VERSION, "env_id": self.env_id,
@@ -156,13 +229,20 @@ class League:
                 "matchmaking": dataclasses.asdict(self.matchmaker.cfg),
                 "rng": self.rng.bit_generator.state,
                 "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
+                "num_games": self.num_games,
+                "journal_bytes": (self.journal_path.stat().st_size
+                                  if self.journal_path.exists() else 0),
                 "extra": self.extra}
 
-    def save(self) -> None:
+    def save(self, end_interval: bool = True) -> None:
         """Close the interval: append its results to the matchmaking log, then rewrite
         league.json atomically. A crash in between leaves log lines that league.json does
-        not count; load() cuts them off."""
+        not count; load() cuts them off. `end_interval=False` only rewrites league.json (a
+        new snapshot registered mid-interval)."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        if not end_interval:
+            atomic_write_json(self.folder / "league.json", self.state_dict())
+            return
         if self._results:
             lines = [json.dumps({"interval": self.interval, "step": self.total_steps,
                                  "home": h, "away": a, "seat": s, "wins": r[0], "draws": r[1],
@@ -184,8 +264,8 @@ class League:
     def load(cls, folder: Path | str, resume: bool = False) -> League:
         """The league saved in `folder` (league.json), its ids and paths checked. With
         `resume`, the matchmaking log is cut back to what league.json counts (lines of an
-        interval that a crash interrupted); a plain read changes nothing, so it is safe
-        beside a running league."""
+        interval that a crash interrupted) and the journal's results since league.json are
+        counted; a plain read changes nothing, so it is safe beside a running league."""
         folder = Path(folder)
         file = folder / "league.json"
         if not file.exists():
@@ -194,6 +274,19 @@ class League:
             data = json.loads(file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise LeagueError(f"corrupt {file}: {exc}") from None
+        league = cls.from_state(folder, data)
+        if resume and league.log_path.exists() and league.log_path.stat().st_size > data["log_bytes"]:
+            with open(league.log_path, "r+") as f:
+                f.truncate(data["log_bytes"])
+        if resume and league.journal_path.exists():
+            league._replay(int(data.get("journal_bytes", 0)))
+        return league
+
+    @classmethod
+    def from_state(cls, folder: Path | str, data: Any) -> League:
+        """The league a state_dict() describes (as league.json holds it), checked."""
+        folder = Path(folder)
+        file = folder / "league.json"
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise LeagueError(f"{file} is not a ludus league file")
         if data.get("version") != VERSION:
@@ -208,7 +301,8 @@ class League:
             league.rng.bit_generator.state = data["rng"]
             league.interval, league.total_steps = int(data["interval"]), int(data["total_steps"])
             league.extra = dict(data.get("extra") or {})
-            log_bytes = int(data["log_bytes"])
+            league.num_games = int(data.get("num_games", 0))
+            int(data["log_bytes"]), int(data.get("journal_bytes", 0))  # the offsets load() uses
         except UnsafePathError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -217,9 +311,6 @@ class League:
         if set(league.players) != set(league.payoff.ids):
             raise LeagueError(f"{file}: players and payoff matrix disagree")
         league.check_members(file)
-        if resume and league.log_path.exists() and league.log_path.stat().st_size > log_bytes:
-            with open(league.log_path, "r+") as f:
-                f.truncate(log_bytes)
         return league
 
 

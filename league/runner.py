@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,24 +56,24 @@ from ludus.league.teams import TeamResults, evaluate_team_mains, rival_side
 
 
 class LeagueSeats(SeatedOpponents):
-    """The opponents of one learner's games, chosen by the league's matchmaking; learners sit
-    with their current parameters, frozen members come from the snapshot store.
+    """The opponents of one learner's games, chosen by the league's matchmaking.
 
-    Each rollout draws a menu of `menu_size` matches and every game starting in it takes one
-    of them uniformly: each game's opponent still has the matchmaking distribution, but a
-    batch of games meets a few opponents (a few batched forward passes per move) instead of
-    one per game.
+    Each rollout draws a menu of matches (`draw`) and every game starting in it takes one of
+    them uniformly: each game's opponent still has the matchmaking distribution, but a batch
+    of games meets a few opponents (a few batched forward passes per move) instead of one per
+    game. `find` gives the player for a key: locally a learner's current parameters or a
+    frozen member from the snapshot store; on a rollout worker a (player, version) cached.
     """
 
-    def __init__(self, runner: LeagueRunner, learner: str, num_envs: int, epsilon: float,
-                 seed: int, menu_size: int, group: int = 1) -> None:
+    def __init__(self, draw: Callable[[], list[str]], find: Callable[[str], Any],
+                 num_envs: int, epsilon: float, seed: int, group: int = 1) -> None:
         super().__init__(num_envs, epsilon, seed, group)
-        self.runner, self.learner, self.menu_size = runner, learner, menu_size
+        self.draw, self.find = draw, find
         self.menu: list[str] = []
 
     def refresh(self) -> None:
         """Draw the next rollout's matches."""
-        self.menu = [self.runner.league.get_match(self.learner) for _ in range(self.menu_size)]
+        self.menu = self.draw()
 
     def choose(self, count: int) -> list[str]:
         if not self.menu:
@@ -80,7 +81,7 @@ class LeagueSeats(SeatedOpponents):
         return [self.menu[i] for i in self.rng.integers(len(self.menu), size=count)]
 
     def player(self, key: str) -> Any:
-        return self.runner.opponent(key)
+        return self.find(key)
 
 
 class Results(gym.vector.VectorWrapper):
@@ -111,11 +112,13 @@ class Results(gym.vector.VectorWrapper):
 class LeagueRunner:
     """One league folder, trained in this process."""
 
+    backend = "local"
+
     def __init__(self, cfg: LeagueConfig, resume: Path | str | None = None) -> None:
         """A new league from `cfg`, or with `resume` the league saved in that folder (its
         stored settings, with cfg's budget). The folder is locked for as long as this
         runner lives (until train() returns, or close())."""
-        self.cfg = cfg
+        self.cfg = cfg = dataclasses.replace(cfg, backend=self.backend)  # as league.json says
         cfg.validate()
         if resume is not None:
             self.folder = Path(resume)
@@ -125,6 +128,9 @@ class LeagueRunner:
             self.folder = Path(cfg.league_dir) / check_id(name, "league name")
         self.lock = WriterLock(self.folder)  # before the log is cut or anything is written
         self.trainers: dict[str, Trainer] = {}
+        self.runs: dict[str, RunConfig] = {}
+        self.games: dict[str, list[tuple[str, int, str]]] = {}  # each learner's, this rollout
+        self.epoch, self.jobs = uuid.uuid4().hex[:12], 0  # match ids never repeat
         self.tracker: Tracker | None = None
         self.closed = False
         try:
@@ -139,7 +145,9 @@ class LeagueRunner:
             self.league = League.load(self.folder, resume=True)
         else:
             if (self.folder / "league.json").exists():
-                raise LeagueError(f"{self.folder} already holds a league: resume it with --resume")
+                backend = League.load(self.folder).extra.get("config", {}).get("backend", "local")
+                raise LeagueError(f"{self.folder} already holds a league (run by the {backend} "
+                                  f"backend): resume it with --resume, on either backend")
             self.league = League(self.folder, cfg.env_id, cfg.matchmaking,
                                  Payoff(cfg.payoff_decay, cfg.min_games), cfg.seed)
         check_two_player_zero_sum(cfg.env_id)
@@ -306,6 +314,7 @@ class LeagueRunner:
                         device=self.cfg.device, torch_threads=self.cfg.torch_threads,
                         eval_every=0, checkpoint_every=0, run_dir=str(self.folder / "learners"),
                         run_name=player.id, console=False)
+        self.runs[player.id] = run
         resume = weights if weights is not None and (weights / "train_state.json").exists() \
             else None
         trainer = Trainer(run, algo_cfg, self._env_factory(player.id), resume_from=resume)
@@ -326,13 +335,13 @@ class LeagueRunner:
                 envs.make_game(game, num_envs, seed), seed)
 
         def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> Results:
-            seats = LeagueSeats(self, learner, num_envs, self.selfplay.opponent_epsilon,
-                                seed or 0, self.cfg.menu_size)
+            seats = LeagueSeats(self._drawer(learner), self.opponent, num_envs,
+                                self.selfplay.opponent_epsilon, seed or 0)
             self.seats[learner] = seats
             versus = envs.make(self.cfg.env_id, num_envs, seed, opponent=seats,
                                opening_moves=self.selfplay.opening_moves)
             return Results(versus, seats, lambda away, seat, outcome:
-                           self.league.report(learner, away, seat, outcome))
+                           self.games.setdefault(learner, []).append((away, seat, outcome)))
         return make_env
 
     def _team_env_factory(self, learner: str) -> Callable[..., gym.vector.VectorEnv]:
@@ -341,12 +350,17 @@ class LeagueRunner:
         def make_env(num_envs: int, seed: int | None = None, **kwargs: Any) -> TeamResults:
             group = envs.team_size(game, rival_side(self.sides, side))
             rows = num_envs // envs.team_size(game, side) * group
-            seats = LeagueSeats(self, learner, rows, 0.0, seed or 0, self.cfg.menu_size, group)
+            seats = LeagueSeats(self._drawer(learner), self.opponent, rows, 0.0, seed or 0,
+                                group)
             self.seats[learner] = seats
             env = envs.make(game, num_envs, seed, side=side, opponent=seats, **kwargs)
             return TeamResults(env, seats, self.sides, side, lambda away, seat, outcome:
-                               self.league.report(learner, away, seat, outcome))
+                               self.games.setdefault(learner, []).append((away, seat, outcome)))
         return make_env
+
+    def _drawer(self, learner: str) -> Callable[[], list[str]]:
+        """Draws a menu of `menu_size` opponents for the learner's next rollout."""
+        return lambda: [self.league.get_match(learner) for _ in range(self.cfg.menu_size)]
 
     def opponent(self, player_id: str) -> Any:
         """A learner's current policy, or a frozen player from the store."""
@@ -361,14 +375,7 @@ class LeagueRunner:
         freeze_files(trainer.save_policy(self.folder / relative))
         self.league.snapshot(learner, relative + self._search_suffix(player))
         if self.league.matchmaker.resets_after_snapshot(learner):
-            agent = trainer.agent
-            fresh = make_agent(trainer.run.algo, self._role_config(player)[1],
-                               trainer.env.single_observation_space,
-                               trainer.env.single_action_space, trainer.run.seed, trainer.device)
-            load_weights(agent.net, self._init_dir(player.side))  # same net: seats stay valid
-            state = fresh.train_state()  # a fresh optimizer; the step counters go on, so the
-            state["global_step"], state["num_updates"] = agent.global_step, agent.num_updates
-            agent.load_train_state(state)  # learner's log (and a resume's cut) stays in order
+            reset_learner(trainer, self._init_dir(player.side))
 
     # --- the loop --------------------------------------------------------------------------
     def progress(self, start: float) -> float:
@@ -401,9 +408,9 @@ class LeagueRunner:
                         pass
                     if learner in self.seats:  # (a self-playing alphazero has none)
                         self.seats[learner].refresh()
-                    player = self.league.players[learner]
-                    player.steps += trainer.global_step - before
-                    self.league.total_steps += trainer.global_step - before
+                    self.jobs += 1  # each rollout is a match job, journalled as on Ray
+                    self.league.record(f"{self.epoch}-{self.jobs}", learner,
+                                       trainer.global_step - before, self.games.pop(learner, []))
                     if self.league.matchmaker.snapshot_due(learner):
                         self._snapshot(learner)
                 if self.tracker.console is not None:
@@ -414,6 +421,10 @@ class LeagueRunner:
             self._interval(start)
         finally:
             self.close()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """What a finished run reports: folder, steps, players, main agents' checkpoints."""
         return {"folder": str(self.folder), "total_steps": self.league.total_steps,
                 "players": len(self.league.players),
                 "main_agents": [str(self.folder / p.checkpoint)
@@ -430,9 +441,7 @@ class LeagueRunner:
         metrics: dict[str, Any] = {**evaluation, "league/size": len(self.league.players),
                                    "time/train_seconds": self.league.extra["train_seconds"]}
         for learner, trainer in self.trainers.items():
-            own = {**trainer.metrics, **trainer.episode_metrics()}
-            trainer.metrics = {}
-            trainer.tracker.log(own, self.league.players[learner].steps)
+            own = self._learner_metrics(learner, trainer)
             metrics.update({f"{learner}/{k}": v for k, v in own.items()})
         self.league.fit_ratings()
         for p in self.league.players.values():
@@ -448,6 +457,13 @@ class LeagueRunner:
         self._save()
         self.tracker.show(summary_table(self.league, evaluation))
         return time.perf_counter()
+
+    def _learner_metrics(self, learner: str, trainer: Trainer) -> dict[str, float]:
+        """A learner's metrics since the last interval, logged to its own metrics.jsonl."""
+        own = {**trainer.metrics, **trainer.episode_metrics()}
+        trainer.metrics = {}
+        trainer.tracker.log(own, self.league.players[learner].steps)
+        return own
 
     def _media(self, wandb: Any, main: str, frozen: list[str], rates: np.ndarray,
                pictures: dict[str, Path]) -> dict[str, Any]:
@@ -555,11 +571,28 @@ class LeagueRunner:
             trainer.save_state(self.folder / relative)
             self.league.players[learner].checkpoint = relative
         self.league.save()
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove learner states and average policies that league.json no longer names."""
         for player in self.league.learners():
             folder = self.folder / "learners" / player.id
             for old in [*folder.glob("state_*"), *folder.glob("average_*")]:
                 if f"learners/{player.id}/{old.name}" not in (player.checkpoint, player.average):
                     shutil.rmtree(old, ignore_errors=True)
+
+
+def reset_learner(trainer: Trainer, start: Path) -> None:
+    """Reset a learner to the league's starting model `start` with a fresh optimizer (an
+    exploiter after its snapshot). The step counters go on, so the learner's log (and a
+    resume's cut) stays in order."""
+    agent = trainer.agent
+    fresh = make_agent(trainer.run.algo, trainer.cfg, trainer.env.single_observation_space,
+                       trainer.env.single_action_space, trainer.run.seed, trainer.device)
+    load_weights(agent.net, start)  # the same net in place: seats holding it stay valid
+    state = fresh.train_state()
+    state["global_step"], state["num_updates"] = agent.global_step, agent.num_updates
+    agent.load_train_state(state)
 
 
 def _entropy(rates: np.ndarray, weighting: str) -> float:

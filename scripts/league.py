@@ -4,7 +4,9 @@ Main agents, main exploiters and league exploiters learn against opponents chose
 prioritized fictitious self-play over the payoff matrix; snapshots, ratings and the payoff
 live in the league folder (leagues/<name>/league.json). `--preset tiny` is a small fast
 league; `--resume FOLDER` continues a league after a crash (with --minutes or
---total-timesteps to extend its budget); `--track` logs to Weights & Biases.
+--total-timesteps to extend its budget, on either --backend); `--track` logs to Weights &
+Biases. `--backend ray [--address auto] [--num-workers N]` runs the learners and the games
+as Ray actors on every core (and machine) of a Ray cluster.
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ def has_board(env_id: str) -> bool:
     return True
 
 
+def runner_class(backend: str) -> type[LeagueRunner]:
+    """The league runner of a backend (Ray is imported only when asked for)."""
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ImportError("--backend ray needs Ray: pip install 'ludus[ray]'") from None
+        from ludus.league.ray_backend import RayLeagueRunner
+
+        return RayLeagueRunner
+    return LeagueRunner
+
+
 def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:
     """(config, folder to resume or None) from the command line."""
     pre = argparse.ArgumentParser(add_help=False)
@@ -47,9 +62,15 @@ def parse(argv: list[str]) -> tuple[LeagueConfig, str | None]:
         budget.add_argument("--minutes", type=float)
         budget.add_argument("--total-timesteps", type=int)
         budget.add_argument("--no-console", action="store_true")
+        budget.add_argument("--backend", choices=("local", "ray"))
+        budget.add_argument("--address")
+        budget.add_argument("--num-workers", type=int)
         b = budget.parse_args(rest)
         overrides: dict[str, Any] = {k: v for k, v in (("minutes", b.minutes),
-                                                        ("total_timesteps", b.total_timesteps))
+                                                        ("total_timesteps", b.total_timesteps),
+                                                        ("backend", b.backend),
+                                                        ("address", b.address),
+                                                        ("num_workers", b.num_workers))
                                      if v is not None}
         if b.no_console:
             overrides["console"] = False
@@ -70,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         cfg, resume = parse(argv)
-        summary = LeagueRunner(cfg, resume).train()
+        summary = runner_class(cfg.backend)(cfg, resume).train()
     except (ValueError, CheckpointError, FileNotFoundError, FolderLockedError, ImportError,
             gym.error.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)

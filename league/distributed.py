@@ -1,0 +1,343 @@
+"""The league's Ray actors (Moritz et al. 2018): one coordinator, one learner per learning
+player, and rollout workers, as in IMPALA's and AlphaStar's actor-learner split.
+
+- The coordinator is the only writer of league state: it hands out match jobs (a learner, a
+  menu of opponents drawn by matchmaking, a match id), journals each job's results before
+  acknowledging them and counts them once (League.record), registers snapshots and writes
+  league.json.
+- A learner owns one learning player's Trainer: it takes rollouts, updates, and publishes
+  its weights as safetensors bytes in the object store under a version key
+  `<incarnation>:<updates>`. Rollouts acted with weights more than `max_policy_lag` updates
+  old (or by an earlier incarnation, before a restart) are dropped; younger ones are used
+  as PPO uses its own: the clipped ratio to the behaviour policy's log-probs corrects them.
+- A rollout worker plays one rollout of batched games for each job, with the learner's
+  latest weights; opponents are fixed when a game starts, a learner seated as an opponent
+  by the version it had then. Policies are kept in an LRU by (player, version), frozen
+  members read from disk, so a worker's memory does not grow with the league.
+
+Every class here is plain Python; league/ray_backend.py wraps them as actors. Actors restart
+after a crash (max_restarts=-1) and calls in flight are retried (max_task_retries=-1), which
+is why every call is safe to repeat: a job repeated reports under the same match id.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ludus import envs
+from ludus.agents import RunConfig, Trainer
+from ludus.agents.checkpoint import load_weights_bytes, weights_bytes
+from ludus.agents.loop import play_step
+from ludus.agents.onpolicy import policy_net
+from ludus.agents.policy import Policy
+from ludus.agents.registry import algo_entry, from_dict, make_agent
+from ludus.league.arena import load_player
+from ludus.league.coordinator import League
+from ludus.league.runner import LeagueSeats, Results, reset_learner
+from ludus.league.selfplay import SelfPlayConfig
+from ludus.league.snapshots import freeze_files
+
+VERSION_SEP = "#"  # a live opponent's seat key: <player id>#<version key> (ids are plain names)
+
+
+class Coordinator:
+    """Owner of the league folder while the Ray backend runs it."""
+
+    def __init__(self, folder: str, menu_size: int, rollout_steps: dict[str, int]) -> None:
+        """Load the league (its journal's results since league.json counted). A restarted
+        coordinator runs this again and goes on from the files."""
+        self.league = League.load(folder, resume=True)
+        self.menu_size, self.rollout_steps = menu_size, rollout_steps
+        # jobs go to the learner with the fewest steps played or handed out, so learners get
+        # equal shares of experience as in the local backend's round-robin
+        self.issued = {p.id: p.steps for p in self.league.learners()}
+        self.epoch, self.count = uuid.uuid4().hex[:12], 0  # match ids never repeat
+        self.pending: dict[str, str] = {}  # learner -> snapshot path being written
+
+    def job(self) -> dict[str, Any]:
+        """The next match job: a learner and the menu of opponents its games will meet
+        (learners among them by id, frozen members with the path they load from)."""
+        learner = min(self.issued, key=self.issued.__getitem__)
+        self.issued[learner] += self.rollout_steps[learner]
+        self.count += 1
+        menu = [self.league.get_match(learner) for _ in range(self.menu_size)]
+        players = self.league.players
+        return {"match_id": f"{self.epoch}-{self.count}", "learner": learner, "menu": menu,
+                "frozen": {o: self.league.policy_path(players[o]) for o in set(menu)
+                           if not players[o].learner}}
+
+    def report(self, match_id: str, learner: str, steps: int,
+               games: list[tuple[str, int, str]]) -> dict[str, Any]:
+        """Record a job's results once (journalled first); returns whether they were new,
+        the league's steps and the snapshots now due as (learner, path) for the driver."""
+        recorded = self.league.record(match_id, learner, steps, games)
+        due = []
+        for p in self.league.learners():
+            if p.id not in self.pending and self.league.matchmaker.snapshot_due(p.id):
+                self.pending[p.id] = f"players/{p.id}.{p.num_snapshots}"
+                due.append((p.id, self.pending[p.id]))
+        return {"recorded": recorded, "total_steps": self.league.total_steps, "due": due}
+
+    def snapshot(self, learner: str, checkpoint: str) -> bool:
+        """Register a written snapshot (league.json rewritten at once, so no restart loses
+        it); returns whether the learner's role resets it now."""
+        self.league.snapshot(learner, checkpoint)
+        self.pending.pop(learner, None)
+        self.league.save(end_interval=False)
+        return self.league.matchmaker.resets_after_snapshot(learner)
+
+    def checkpoint_of(self, learner: str) -> str:
+        """Where a learner's last saved state is (what a restarted learner loads)."""
+        return self.league.checkpoint_path(self.league.players[learner])
+
+    def save(self, players: dict[str, dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+        """End an interval: the learners' new checkpoints (and averages), the driver's extra
+        state, then league.json; returns the league's state."""
+        for pid, fields in players.items():
+            for key, value in fields.items():
+                setattr(self.league.players[pid], key, value)
+        self.league.extra.update(extra)
+        self.league.save()
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        """The league as league.json holds it (a read-only view for the driver)."""
+        return self.league.state_dict()
+
+
+class Learner:
+    """One learning player's Trainer, fed by rollout workers."""
+
+    def __init__(self, folder: str, player_id: str, algo: str, config: dict[str, Any],
+                 run: dict[str, Any], names: str, max_policy_lag: int) -> None:
+        """Start from the learner's last saved state, which the coordinator names (a
+        restarted learner runs this again). `names`: the prefix of the league's actor names
+        (handles are looked up by name: an actor handle among constructor arguments stops
+        Ray from restarting the actor reliably, ray-project/ray#53727)."""
+        import ray
+
+        coordinator = ray.get_actor(f"{names}coordinator")
+        checkpoint = Path(ray.get(coordinator.checkpoint_of.remote(player_id)))
+        cfg = from_dict(algo_entry(algo)[1], config, f"learner {player_id}")
+        game = run["env_id"]
+        self.trainer = Trainer(from_dict(RunConfig, run), cfg, lambda n, seed=None, **_: envs.make(
+            game, n, seed, opponent=load_player("random")), resume_from=checkpoint)
+        self.trainer.begin()
+        self.folder, self.max_policy_lag = Path(folder), max_policy_lag
+        self.incarnation, self.version = uuid.uuid4().hex[:12], 0
+        self.lags: list[int] = []
+        self.dropped = 0
+        self.busy, self.since = 0.0, time.perf_counter()
+        self._publish()
+
+    def _publish(self) -> None:
+        import ray
+
+        self.weights = ray.put(weights_bytes(self.trainer.agent.net))
+        self.key = f"{self.incarnation}:{self.version}"
+
+    def latest(self) -> tuple[str, list[Any]]:
+        """(version key, [weights ref]): the ref in a list, so callers hold it unresolved."""
+        return self.key, [self.weights]
+
+    def set_progress(self, progress: float) -> None:
+        """Fraction of the league's budget spent (the learner's schedules follow it)."""
+        self.trainer.agent.progress = progress
+
+    def learn(self, rollout: dict[str, Any], key: str) -> dict[str, Any]:
+        """Update from a rollout acted with weights `key`, unless they are too old."""
+        start = time.perf_counter()
+        incarnation, version = key.split(":")
+        lag = self.version - int(version) if incarnation == self.incarnation else None
+        if lag is None or lag > self.max_policy_lag:
+            self.dropped += 1
+            return {"lag": lag, "dropped": True}
+        agent = self.trainer.agent
+        agent.load_rollout(rollout)
+        self.trainer.metrics.update(agent.update())
+        self.version += 1
+        self._publish()
+        self.lags.append(lag)
+        self.busy += time.perf_counter() - start
+        return {"lag": lag, "dropped": False}
+
+    def save_state(self, relative: str) -> str:
+        """Everything a restart needs, at `relative` inside the league folder."""
+        self.trainer.save_state(self.folder / relative)
+        return relative
+
+    def save_policy(self, relative: str) -> str:
+        """A frozen snapshot of the current weights (read-only files)."""
+        freeze_files(self.trainer.save_policy(self.folder / relative))
+        return relative
+
+    def reset(self, start: str) -> None:
+        """Back to the league's starting model with a fresh optimizer (a new version)."""
+        reset_learner(self.trainer, Path(start))
+        self.version += 1
+        self._publish()
+
+    def metrics(self, step: int) -> dict[str, float]:
+        """Update metrics since the last call, with the policy lag and the busy share; they
+        are also logged to the learner's own metrics.jsonl at the player's `step`."""
+        now = time.perf_counter()
+        out = {**self.trainer.metrics,
+               "perf/learner_busy": self.busy / max(now - self.since, 1e-9),
+               "perf/dropped_rollouts": float(self.dropped)}
+        if self.lags:
+            out["perf/policy_lag"] = float(np.mean(self.lags))
+            out["perf/policy_lag_max"] = float(max(self.lags))
+        self.trainer.tracker.log(out, step)
+        self.trainer.metrics, self.lags, self.dropped = {}, [], 0
+        self.busy, self.since = 0.0, now
+        return out
+
+    def close(self) -> None:
+        """Release the learner's folder."""
+        self.trainer.close()
+
+
+class RolloutWorker:
+    """Plays the games of match jobs for any learner of the league."""
+
+    def __init__(self, game: str, roles: dict[str, tuple[str, dict[str, Any], dict[str, Any]]],
+                 names: str, seed: int, cache_size: int) -> None:
+        """`roles`: per learner, (algorithm, config, self-play settings); `names`: the
+        prefix of the league's actor names (as Learner)."""
+        import ray
+
+        envs.make_game(game, 1, seed)  # a game this machine cannot make fails here, in one line
+        torch.set_num_threads(1)  # one CPU per worker; acting is many small forward passes
+        self.game, self.roles, self.seed, self.cache_size = game, roles, seed, cache_size
+        self.coordinator = ray.get_actor(f"{names}coordinator")
+        self.learners = {pid: ray.get_actor(f"{names}learner-{pid}") for pid in roles}
+        self.slots: dict[str, dict[str, Any]] = {}
+        self.cache: OrderedDict[str, Any] = OrderedDict()  # seat key -> policy (LRU)
+        self.pending: dict[str, Any] = {}  # learner -> its learn() call in flight
+        self.loads = 0
+        self.busy, self.since = 0.0, time.perf_counter()
+
+    def ready(self) -> bool:
+        """True once constructed (the driver waits on it to surface a failed start)."""
+        return True
+
+    def _slot(self, learner: str) -> dict[str, Any]:
+        """The learner's games on this worker: env, seats and an acting copy of its agent."""
+        if learner not in self.slots:
+            algo, config, selfplay = self.roles[learner]
+            cfg = from_dict(algo_entry(algo)[1], config, f"learner {learner}")
+            sp = from_dict(SelfPlayConfig, selfplay, f"learner {learner}")
+            slot: dict[str, Any] = {"games": [], "key": None, "menu": []}
+            seed = self.seed + len(self.slots)
+            seats = LeagueSeats(lambda: slot["menu"], self._player, cfg.num_envs,
+                                sp.opponent_epsilon, seed)
+            versus = envs.make(self.game, cfg.num_envs, seed, opponent=seats,
+                               opening_moves=sp.opening_moves)
+            env = Results(versus, seats, lambda away, seat, outcome: slot["games"].append(
+                (away.split(VERSION_SEP)[0], seat, outcome)))
+            agent = make_agent(algo, cfg, env.single_observation_space,
+                               env.single_action_space, seed, "cpu")
+            slot.update(env=env, seats=seats, agent=agent, obs=None, seed=seed,
+                        ep_return=np.zeros(cfg.num_envs), ep_length=np.zeros(cfg.num_envs, int),
+                        steps=cfg.num_envs * cfg.num_steps, num_steps=cfg.num_steps)
+            self.slots[learner] = slot
+        return self.slots[learner]
+
+    def _player(self, key: str) -> Any:
+        """The policy for a seat key, from the LRU (a live learner's key names its version)."""
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        import ray
+
+        if VERSION_SEP in key:
+            pid, version = key.split(VERSION_SEP)
+            env, cfg = self._slot(pid)["env"], self._slot(pid)["agent"].cfg
+            net, _ = policy_net(cfg, env.single_observation_space, env.single_action_space,
+                                self.seed, torch.device("cpu"))
+            load_weights_bytes(net, ray.get(self._versions[key]))
+            policy = Policy(net, env.single_observation_space, env.single_action_space, "cpu",
+                            self.seed)
+        else:
+            policy = load_player(self._frozen[key], seed=self.seed + self.loads)
+        self.loads += 1
+        self.cache[key] = policy
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        return policy
+
+    def work(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Play one rollout of the job's learner against the job's menu, send the rollout to
+        the learner and the finished games to the coordinator; returns what the driver
+        tracks."""
+        import ray
+
+        start = time.perf_counter()
+        learner = job["learner"]
+        slot = self._slot(learner)
+        key, (ref,) = ray.get(self.learners[learner].latest.remote())
+        if key != slot["key"]:
+            load_weights_bytes(slot["agent"].net, ray.get(ref))
+            slot["key"] = key
+        self._frozen, self._versions, menu = job["frozen"], {}, []
+        for opponent in job["menu"]:
+            if opponent in self.learners:  # a live learner plays with the version it has now
+                version, (ref,) = ray.get(self.learners[opponent].latest.remote())
+                opponent = f"{opponent}{VERSION_SEP}{version}"
+                self._versions[opponent] = ref
+            menu.append(opponent)
+        slot["menu"], slot["games"] = menu, []
+        slot["seats"].menu = menu
+        env, agent, obs = slot["env"], slot["agent"], slot["obs"]
+        if obs is None:  # the first games start with the first menu
+            obs, _ = env.reset(seed=slot["seed"])
+        returns: list[tuple[float, int]] = []  # (return, length) of the learner's episodes
+        ep_return, ep_length = slot["ep_return"], slot["ep_length"]
+        for _ in range(slot["num_steps"]):
+            obs, reward, ended, _ = play_step(agent, env, obs)
+            ep_return += reward
+            ep_length += 1
+            returns += [(float(ep_return[i]), int(ep_length[i])) for i in np.flatnonzero(ended)]
+            ep_return[ended], ep_length[ended] = 0.0, 0
+        slot["obs"] = obs
+        rollout = agent.rollout()
+        learned = None
+        if learner in self.pending:  # one rollout in flight per learner: back-pressure
+            learned = _outcome(self.pending.pop(learner))
+        self.pending[learner] = self.learners[learner].learn.remote(rollout, slot["key"])
+        report = ray.get(self.coordinator.report.remote(job["match_id"], learner, slot["steps"],
+                                                         slot["games"]))
+        self.busy += time.perf_counter() - start
+        return {"learner": learner, "steps": slot["steps"], "games": len(slot["games"]),
+                "returns": returns, "learned": learned, **report}
+
+    def stats(self) -> dict[str, float]:
+        """Share of the time since the last call this worker spent working, its resident
+        memory and peak (MiB, from /proc), and how many policies it loaded."""
+        now = time.perf_counter()
+        out = {"busy": self.busy / max(now - self.since, 1e-9), "loads": float(self.loads)}
+        self.busy, self.since = 0.0, now
+        status = Path("/proc/self/status")
+        if status.exists():
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+            out["rss_mib"] = int(fields["VmRSS"].split()[0]) / 1024
+            out["peak_mib"] = int(fields["VmHWM"].split()[0]) / 1024
+        return out
+
+
+def _outcome(ref: Any) -> dict[str, Any] | None:
+    """A learn() call's result; None when its learner died meanwhile (the rollout is lost,
+    as one acted by a previous incarnation would be dropped anyway)."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError:
+        return None
