@@ -22,6 +22,7 @@ is why every call is safe to repeat: a job repeated reports under the same match
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -135,17 +136,20 @@ class Learner:
         self.lags: list[int] = []
         self.dropped = 0
         self.busy, self.since = 0.0, time.perf_counter()
+        self.lock = threading.Lock()  # everything but latest() takes turns
         self._publish()
 
     def _publish(self) -> None:
         import ray
 
-        self.weights = ray.put(weights_bytes(self.trainer.agent.net))
-        self.key = f"{self.incarnation}:{self.version}"
+        # one assignment: latest() runs on another thread (the actor serves it while an
+        # update runs, so workers never wait for one) and sees the old pair or the new one
+        self.published = (f"{self.incarnation}:{self.version}",
+                          [ray.put(weights_bytes(self.trainer.agent.net))])
 
     def latest(self) -> tuple[str, list[Any]]:
         """(version key, [weights ref]): the ref in a list, so callers hold it unresolved."""
-        return self.key, [self.weights]
+        return self.published
 
     def set_progress(self, progress: float) -> None:
         """Fraction of the league's budget spent (the learner's schedules follow it)."""
@@ -153,40 +157,48 @@ class Learner:
 
     def learn(self, rollout: dict[str, Any], key: str) -> dict[str, Any]:
         """Update from a rollout acted with weights `key`, unless they are too old."""
-        start = time.perf_counter()
-        incarnation, version = key.split(":")
-        lag = self.version - int(version) if incarnation == self.incarnation else None
-        if lag is None or lag > self.max_policy_lag:
-            self.dropped += 1
-            return {"lag": lag, "dropped": True}
-        agent = self.trainer.agent
-        agent.load_rollout(rollout)
-        self.trainer.metrics.update(agent.update())
-        self.version += 1
-        self._publish()
-        self.lags.append(lag)
-        self.busy += time.perf_counter() - start
-        return {"lag": lag, "dropped": False}
+        with self.lock:
+            start = time.perf_counter()
+            incarnation, version = key.split(":")
+            lag = self.version - int(version) if incarnation == self.incarnation else None
+            if lag is None or lag > self.max_policy_lag:
+                self.dropped += 1
+                return {"lag": lag, "dropped": True}
+            agent = self.trainer.agent
+            agent.load_rollout(rollout)
+            self.trainer.metrics.update(agent.update())
+            self.version += 1
+            self._publish()
+            self.lags.append(lag)
+            self.busy += time.perf_counter() - start
+            return {"lag": lag, "dropped": False}
 
     def save_state(self, relative: str) -> str:
         """Everything a restart needs, at `relative` inside the league folder."""
-        self.trainer.save_state(self.folder / relative)
-        return relative
+        with self.lock:
+            self.trainer.save_state(self.folder / relative)
+            return relative
 
     def save_policy(self, relative: str) -> str:
         """A frozen snapshot of the current weights (read-only files)."""
-        freeze_files(self.trainer.save_policy(self.folder / relative))
-        return relative
+        with self.lock:
+            freeze_files(self.trainer.save_policy(self.folder / relative))
+            return relative
 
     def reset(self, start: str) -> None:
         """Back to the league's starting model with a fresh optimizer (a new version)."""
-        reset_learner(self.trainer, Path(start))
-        self.version += 1
-        self._publish()
+        with self.lock:
+            reset_learner(self.trainer, Path(start))
+            self.version += 1
+            self._publish()
 
     def metrics(self, step: int) -> dict[str, float]:
         """Update metrics since the last call, with the policy lag and the busy share; they
         are also logged to the learner's own metrics.jsonl at the player's `step`."""
+        with self.lock:
+            return self._metrics(step)
+
+    def _metrics(self, step: int) -> dict[str, float]:
         now = time.perf_counter()
         out = {**self.trainer.metrics,
                "perf/learner_busy": self.busy / max(now - self.since, 1e-9),
@@ -201,7 +213,8 @@ class Learner:
 
     def close(self) -> None:
         """Release the learner's folder."""
-        self.trainer.close()
+        with self.lock:
+            self.trainer.close()
 
 
 class RolloutWorker:

@@ -134,7 +134,7 @@ class RayLeagueRunner(LeagueRunner):
             algo, algo_cfg = self._role_config(p)
             run = dataclasses.replace(self.runs[p.id], device="cuda" if gpus else "cpu")
             self.learner_actors[p.id] = ray.remote(Learner).options(
-                name=f"{names}learner-{p.id}", num_cpus=0, num_gpus=gpus,
+                name=f"{names}learner-{p.id}", num_cpus=0, num_gpus=gpus, max_concurrency=4,
                 scheduling_strategy=here, **restart).remote(
                 str(self.folder), p.id, algo, dataclasses.asdict(algo_cfg),
                 dataclasses.asdict(run), names, cfg.max_policy_lag)

@@ -26,15 +26,16 @@ def ray_local():
 
 
 def ray_config(tmp_path, **kw):
-    return tiny_config(tmp_path, **{"backend": "ray", "num_workers": 2, **kw})
+    return tiny_config(tmp_path, **{"backend": "ray", "num_workers": 2, "league_exploiters": 0,
+                                    **kw})
 
 
-def check_invariants(folder):
+def check_invariants(folder, played=True):
     """league.json and every checkpoint it names load; each game is counted once."""
     league = League.load(folder, resume=True)  # (a resume counts the journal's tail)
     matches = league.journal_matches()
     assert len(matches) == len(set(matches)), "a match id was journalled twice"
-    assert league.num_games == len(matches) > 0
+    assert league.num_games == len(matches) and (len(matches) > 0 or not played)
     for player in league.players.values():
         if player.role != "fixed":
             load_policy(league.folder / player.checkpoint)
@@ -45,7 +46,7 @@ def test_ray_league_trains_snapshots_and_counts_every_game_once(tmp_path, ray_lo
     summary = RayLeagueRunner(ray_config(tmp_path, total_timesteps=8000)).train()
     league = check_invariants(summary["folder"])
     assert league.total_steps >= 8000
-    assert [p.role for p in league.players.values()].count("snapshot") >= 3
+    assert [p.role for p in league.players.values()].count("snapshot") >= 3  # (with .init)
     lags = [line for line in (league.folder / "metrics.jsonl").read_text().splitlines()
             if "main_agent_0/perf/policy_lag" in line]
     assert lags  # the policy lag is tracked
@@ -54,13 +55,13 @@ def test_ray_league_trains_snapshots_and_counts_every_game_once(tmp_path, ray_lo
 
 
 def test_a_ray_league_resumes_on_either_backend(tmp_path, ray_local):
-    folder = RayLeagueRunner(ray_config(tmp_path, total_timesteps=3000)).train()["folder"]
-    LeagueRunner(stored_config(folder, {"total_timesteps": 5000, "backend": "local"}),
+    folder = RayLeagueRunner(ray_config(tmp_path, total_timesteps=2000)).train()["folder"]
+    LeagueRunner(stored_config(folder, {"total_timesteps": 3000, "backend": "local"}),
                  folder).train()
     league = check_invariants(folder)
-    assert league.total_steps >= 5000
-    RayLeagueRunner(stored_config(folder, {"total_timesteps": 7000}), folder).train()
-    assert check_invariants(folder).total_steps >= 7000
+    assert league.total_steps >= 3000
+    RayLeagueRunner(stored_config(folder, {"total_timesteps": 4000}), folder).train()
+    assert check_invariants(folder).total_steps >= 4000
     with pytest.raises(LeagueError, match="ray backend.*resume it"):
         LeagueRunner(ray_config(tmp_path))
 
@@ -115,7 +116,7 @@ def test_killed_actors_restart_and_no_result_is_lost_or_counted_twice(tmp_path, 
     assert "error" not in out, out.get("error")
     league = check_invariants(out["summary"]["folder"])
     assert league.total_steps >= 10000
-    assert league.players["main_agent_0"].steps > 2500  # a third of the steps: it went on
+    assert league.players["main_agent_0"].steps > 4000  # half the steps: it went on
 
 
 def test_bad_ray_settings_are_one_line(tmp_path, ray_local):
@@ -185,7 +186,7 @@ def test_kill_9_of_the_driver_at_random_moments_20_times(tmp_path):
         proc.wait()
         wait_for(lambda: all(free(lock) for lock in folder.glob("learners/*/.lock")), 60)
         if (folder / "league.json").exists():
-            check_invariants(folder)
+            check_invariants(folder, played=False)
     done = subprocess.run([*base, "--resume", str(folder), "--total-timesteps", "1",
                            "--no-console"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
