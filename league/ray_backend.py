@@ -231,7 +231,10 @@ class RayLeagueRunner(LeagueRunner):
 
     def _interval(self, start: float) -> float:
         self._pull()
-        return super()._interval(start)
+        began = time.perf_counter()
+        after = super()._interval(start)
+        # the workers played on through the evaluation: its time counts toward the budget
+        return after - (time.perf_counter() - began)
 
     def _pull(self) -> None:
         """The coordinator's league, the learners' weights (for evaluation) and metrics."""

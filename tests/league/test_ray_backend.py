@@ -134,6 +134,18 @@ def test_bad_ray_settings_are_one_line(tmp_path, ray_local):
         LeagueConfig(backend="spark").validate()
 
 
+def test_a_worker_that_cannot_make_the_game_says_so_in_one_line(ray_local):
+    """(as on a node without the game's extra installed)"""
+    from ludus.league.distributed import RolloutWorker
+    from ludus.league.ray_backend import cause
+
+    worker = ray.remote(RolloutWorker).options(max_restarts=-1).remote(
+        "spiel:no_such_game", {}, "nobody-", 0, 1)
+    with pytest.raises(ray.exceptions.RayError) as failed:
+        ray.get(worker.ready.remote(), timeout=60)
+    assert "no_such_game" in cause(failed.value) and "\n" not in cause(failed.value)
+
+
 def test_a_league_survives_a_node_removed_mid_run(tmp_path):
     """A head and two 1-CPU nodes; the node of one worker leaves mid-run."""
     from ray.cluster_utils import Cluster
