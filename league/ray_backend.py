@@ -93,20 +93,24 @@ class RayLeagueRunner(LeagueRunner):
             ray.shutdown()
             self.started_ray = False
 
-    def _open(self, resume: bool) -> None:
-        super()._open(resume)
+    def _check_backend(self) -> None:
         name = self.cfg.env_id
         if self.sides is not None:
             raise LeagueError(f"{name}: team games run on the local backend only")
-        for player in self.league.learners():
-            algo, algo_cfg = self._role_config(player)
+        for algo, algo_cfg in [(self.algo, self.algo_cfg), *([self.exploiters[:2]]
+                                                             if self.exploiters else [])]:
             cls = algo_entry(algo)[0]
             if not hasattr(cls, "rollout") or getattr(cls, "plays_every_seat", False):
                 raise LeagueError(f"the ray backend runs on-policy actor-critic learners (ppo, "
-                                  f"a2c, mmd); {player.id} is {algo}")
+                                  f"a2c, mmd), not {algo}")
             if algo_cfg.net.core != "none":
-                raise LeagueError(f"the ray backend runs feed-forward learners; {player.id} "
-                                  f"has a {algo_cfg.net.core} core")
+                raise LeagueError(f"the ray backend runs feed-forward learners, not a "
+                                  f"{algo_cfg.net.core} core")
+        import ray
+
+        if (self.cfg.learner_device or self.cfg.device) == "cuda" and not ray.cluster_resources(
+                ).get("GPU", 0):
+            raise LeagueError("--learner-device cuda: the Ray cluster has no GPU")
 
     # --- actors ----------------------------------------------------------------------------
     def _start(self) -> None:
@@ -126,9 +130,9 @@ class RayLeagueRunner(LeagueRunner):
         self.coordinator = ray.remote(Coordinator).options(
             name=f"{names}coordinator", num_cpus=0, scheduling_strategy=here, **restart).remote(
             str(self.folder), cfg.menu_size, steps)
-        device = cfg.learner_device or cfg.device
-        gpus = 1 if device in ("auto", "cuda") and ray.cluster_resources().get("GPU", 0) >= len(
-            learners) else 0
+        device, found = cfg.learner_device or cfg.device, ray.cluster_resources().get("GPU", 0)
+        # learners share the cluster's GPUs (a fraction each where there are fewer)
+        gpus = min(1.0, found / len(learners)) if device in ("auto", "cuda") and found else 0
         self.learner_actors = {}
         for p in learners:
             algo, algo_cfg = self._role_config(p)

@@ -156,6 +156,7 @@ class LeagueRunner:
         self.exploiters = self._exploiter_configs(resume)
         if self.sides is not None:
             self._check_team_settings()
+        self._check_backend()
         self.store = SnapshotStore(self.league, cfg.snapshot_cache, cfg.seed)
         self.eval_bots = cfg.eval_bots or default_eval_bots(cfg.env_id)
         self.live: dict[str, Any] = {}
@@ -173,6 +174,9 @@ class LeagueRunner:
                                wandb_run_id=self.league.extra.get("wandb_run_id"),
                                tensorboard=cfg.tensorboard,
                                resume_step=self.league.total_steps if resume else None)
+
+    def _check_backend(self) -> None:
+        """What this backend cannot run, one line each (before anything is written)."""
 
     def _check_team_settings(self) -> None:
         """What a team game's league cannot take, one line each."""

@@ -130,6 +130,13 @@ def test_bad_ray_settings_are_one_line(tmp_path, ray_local):
         "activation: relu}", "activation: relu, core: lstm}"))
     with pytest.raises(LeagueError, match="feed-forward learners"):
         RayLeagueRunner(ray_config(tmp_path, config=str(recurrent)))
+    assert not (tmp_path / "leagues" / "t" / "league.json").exists()  # still free to start
+    dqn = tmp_path / "dqn.yaml"
+    dqn.write_text("algo: dqn\nnum_envs: 4\nnet: {encoder: mlp, hidden: [32]}\n")
+    with pytest.raises(LeagueError, match="actor-critic learners .* not dqn"):
+        RayLeagueRunner(ray_config(tmp_path, config=str(dqn)))
+    with pytest.raises(LeagueError, match="learner-device cuda: the Ray cluster has no GPU"):
+        RayLeagueRunner(ray_config(tmp_path, learner_device="cuda", name="gpu"))
     with pytest.raises(ValueError, match="backend is local or ray"):
         LeagueConfig(backend="spark").validate()
 
