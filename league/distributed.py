@@ -337,12 +337,18 @@ class RolloutWorker:
         now = time.perf_counter()
         out = {"busy": self.busy / max(now - self.since, 1e-9), "loads": float(self.loads)}
         self.busy, self.since = 0.0, now
-        status = Path("/proc/self/status")
-        if status.exists():
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-            out["rss_mib"] = int(fields["VmRSS"].split()[0]) / 1024
-            out["peak_mib"] = int(fields["VmHWM"].split()[0]) / 1024
-        return out
+        return {**out, **resident_mib()}
+
+
+def resident_mib() -> dict[str, float]:
+    """This process's resident memory and its peak (`rss_mib`, `peak_mib`, from /proc);
+    empty where there is no /proc."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return {}
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+    return {"rss_mib": int(fields["VmRSS"].split()[0]) / 1024,
+            "peak_mib": int(fields["VmHWM"].split()[0]) / 1024}
 
 
 def _outcome(ref: Any) -> dict[str, Any] | None:

@@ -78,12 +78,6 @@ class Args:
     """(internal) run one speed configuration in this process and print its JSON result."""
 
 
-def memory_kib() -> dict[str, int]:
-    """Current and peak resident memory of this process (KiB, from /proc)."""
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-    return {"rss_kib": int(fields["VmRSS"].split()[0]), "peak_kib": int(fields["VmHWM"].split()[0])}
-
-
 def nets_mib() -> float:
     """MiB of the parameters and buffers of every torch module alive in this process."""
     import gc
@@ -108,6 +102,7 @@ def run_one(env_id: str, size: int, steps: int, cache: int, menu_size: int = 8,
     """Build a league with `size` extra snapshots, train it, measure memory (of this
     process on the local backend, of the largest rollout worker on Ray)."""
     from ludus.league.config import LeagueConfig
+    from ludus.league.distributed import resident_mib
     from ludus.league.matchmaking import Player
     from ludus.scripts.league import runner_class
 
@@ -123,15 +118,15 @@ def run_one(env_id: str, size: int, steps: int, cache: int, menu_size: int = 8,
             runner.league.add(Player(f"main_agent_0.extra_{i}", "snapshot", "main_agent_0",
                                      f"players/extra_{i}"))
         runner._save()  # (the Ray coordinator reads the league from its folder)
-        before, nets_before = memory_kib(), nets_mib()
+        before, nets_before = resident_mib(), nets_mib()
         runner.train()
-        after, nets_after = memory_kib(), nets_mib()
+        after, nets_after = resident_mib(), nets_mib()
         played = int((runner.league.payoff.counts[..., 3] > 0).any(axis=1).sum())
         out = {"size": size, "players": len(runner.league.players),
                "players_played": played, "disk_loads": runner.store.loads,
                "cached": len(runner.store.cache), "nets_mib": nets_after - nets_before,
-               "rss_before_mib": before["rss_kib"] / 1024, "rss_mib": after["rss_kib"] / 1024,
-               "peak_mib": after["peak_kib"] / 1024}
+               "rss_before_mib": before["rss_mib"], "rss_mib": after["rss_mib"],
+               "peak_mib": after["peak_mib"]}
         if backend == "ray":  # the workers hold the opponents
             last = final_metrics(runner.folder)
             out.update(rss_mib=last["main_agent_0/perf/worker_rss_mib"],
