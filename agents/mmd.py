@@ -46,6 +46,9 @@ class MMDConfig(PPOConfig):
     """Schedule of ent_coef, the same choices: the entropy bonus biases the fixed point
     toward uniform play (a quantal response equilibrium), so it falls; a moving magnet
     biases nothing and may stay."""
+    lr_schedule: Schedule = "constant"
+    """Schedule of learning_rate on top of anneal_lr: the paper's deep runs shrink the
+    mirror-descent step eta_t with alpha_t, both as 1/sqrt(t)."""
     schedule_steps: int = 100_000
     """Env steps before an inverse_sqrt schedule starts to fall."""
 
@@ -59,7 +62,7 @@ class MMDConfig(PPOConfig):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.magnet not in ("ema", "refresh"):
             raise ValueError(f"magnet is ema or refresh, got {self.magnet!r}")
-        for name in ("magnet_schedule", "ent_schedule"):
+        for name in ("magnet_schedule", "ent_schedule", "lr_schedule"):
             if getattr(self, name) not in SCHEDULES:
                 raise ValueError(f"{name} is one of {', '.join(SCHEDULES)}, got "
                                  f"{getattr(self, name)!r}")
@@ -93,6 +96,10 @@ class MMD(PPO):
             steps = self.cfg.schedule_steps
             return math.sqrt(steps / max(self.global_step, steps))
         return 1.0
+
+    def lr_scale(self) -> float:
+        """PPO's learning-rate factor times lr_schedule's."""
+        return super().lr_scale() * self.scale(self.cfg.lr_schedule)
 
     def set_coefficients(self) -> None:
         """PPO's coefficients, then the entropy and magnet ones on MMD's schedules."""

@@ -186,11 +186,15 @@ class PPO(ActorCriticAgent):
         self.teacher_kl_coef = cfg.teacher_kl_coef * (
             1.0 - self.progress if cfg.anneal_teacher_kl else 1.0)
 
+    def lr_scale(self) -> float:
+        """The learning rate's factor on this update (linear to 0 with anneal_lr)."""
+        return 1.0 - self.progress if self.cfg.anneal_lr else 1.0
+
     def update(self) -> dict[str, float]:
         """Run the PPO epochs on the full rollout."""
         cfg, s = self.cfg, self.storage
         advantages, returns = self.finish_rollout()
-        lr = cfg.learning_rate * (1.0 - self.progress if cfg.anneal_lr else 1.0)
+        lr = cfg.learning_rate * self.lr_scale()
         set_learning_rate(self.optimizer, lr)
         clip = cfg.clip_coef * (1.0 - self.progress if cfg.anneal_clip else 1.0)
         self.set_coefficients()

@@ -50,7 +50,7 @@ def test_the_refresh_magnet_copies_every_m_updates(tmp_path):
 
 def test_schedules_and_bad_settings():
     cfg = MMDConfig(magnet_kl_coef=0.1, ent_coef=0.02, magnet_schedule="inverse_sqrt",
-                    schedule_steps=1000)
+                    lr_schedule="inverse_sqrt", anneal_lr=False, schedule_steps=1000)
     from gymnasium.spaces import Box, Discrete
 
     from ludus.agents.mmd import MMD
@@ -60,10 +60,12 @@ def test_schedules_and_bad_settings():
         agent.set_coefficients()
         assert agent.magnet_kl_coef == pytest.approx(0.1 * factor)
         assert agent.ent_coef == pytest.approx(0.02 * factor)
+        assert agent.lr_scale() == pytest.approx(factor)
     for bad, match in (({"magnet_tau": 0.0}, "magnet_tau"), ({"anneal_ent": True}, "anneal_ent"),
                        ({"magnet": "fixed"}, "ema or refresh"), ({"magnet_every": 0},
                                                                     "magnet_every"),
-                       ({"ent_schedule": "cosine"}, "ent_schedule is one of")):
+                       ({"ent_schedule": "cosine"}, "ent_schedule is one of"),
+                       ({"lr_schedule": "step"}, "lr_schedule is one of")):
         with pytest.raises(ValueError, match=match):
             MMDConfig(**bad)
 
