@@ -48,11 +48,8 @@ def connect(address: str | None, num_workers: int) -> bool:
                               f"{exc}") from None
     if not ray.is_initialized():
         try:
-            # An instance started here runs only the league: its per-task event reports and
-            # metrics exporters would take CPU from the games (a joined cluster keeps its own).
-            own = {"task_events_report_interval_ms": 0, "enable_metrics_collection": False}
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     logging_level="error", _system_config=own if address is None else None)
+                     logging_level="error")
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LeagueError(f"cannot reach a Ray cluster at --address {address}: {first}") from None

@@ -7,6 +7,7 @@ import time
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one test process holds the shared Ray instance
 
 from ludus.agents import load_policy  # noqa: E402
 from ludus.league.config import LeagueConfig, stored_config  # noqa: E402
