@@ -126,8 +126,10 @@ def test_shipped_configs_parse():
         data = load_config_file(name)
         data.pop("selfplay", None)  # read by league.selfplay (tests/league/test_selfplay.py)
         data.pop("league", None)  # read by league.config (tests/league/test_league.py)
+        best_response = data.pop("best_response", None) or {}  # league.exploitability's
         run, cfg = split_config(data, name)
         assert run.env_id and cfg.net
+        split_config({**data, **best_response}, f"{name}: best_response")
 
 
 def test_capture_video_writes_gif(tmp_path):
