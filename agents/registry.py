@@ -156,6 +156,11 @@ def tuned_config(algo: str, env_id: str) -> str | None:
     return name if (data.get("algo"), data.get("env_id")) == (algo, env_id) else None
 
 
+SECTIONS = ("selfplay", "league", "best_response")
+"""Sections of a config file for other uses of the game's learner: self-play settings,
+scripts/league.py's league and the best responder's overrides (league.exploitability)."""
+
+
 def load_config_file(path_or_name: str) -> dict[str, Any]:
     """Read a YAML config: a path, or the name of a shipped one in agents/configs/."""
     import yaml

@@ -46,6 +46,7 @@ from ludus.league.selfplay import SelfPlayConfig
 from ludus.league.snapshots import freeze_files
 
 VERSION_SEP = "#"  # a live opponent's seat key: <player id>#<version key> (ids are plain names)
+FETCH_TRIES = 20  # asks for a live learner's weights while it restarts, 0.5 s apart
 
 
 class Coordinator:
@@ -275,7 +276,8 @@ class RolloutWorker:
             env, cfg = self._slot(pid)["env"], self._slot(pid)["agent"].cfg
             net, _ = policy_net(cfg, env.single_observation_space, env.single_action_space,
                                 self.seed, torch.device("cpu"))
-            load_weights_bytes(net, ray.get(self._versions[key]))
+            data = self._versions[key]
+            load_weights_bytes(net, data if isinstance(data, bytes) else ray.get(data))
             policy = Policy(net, env.single_observation_space, env.single_action_space, "cpu",
                             self.seed)
         else:
@@ -286,6 +288,24 @@ class RolloutWorker:
             self.cache.popitem(last=False)
         return policy
 
+    def _latest(self, learner: str, cached: Any) -> tuple[str, Any, bytes | None]:
+        """A live learner's version key, weights ref and weights (None where `cached(key)`).
+        Its objects die with it: weights published by a learner that was killed since are
+        asked for again from the restarted one."""
+        import ray
+
+        for attempt in range(FETCH_TRIES):
+            key, (ref,) = ray.get(self.learners[learner].latest.remote())
+            if cached(key):
+                return key, ref, None
+            try:
+                return key, ref, ray.get(ref)
+            except ray.exceptions.ObjectLostError:
+                if attempt == FETCH_TRIES - 1:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
     def work(self, job: dict[str, Any]) -> dict[str, Any]:
         """Play one rollout of the job's learner against the job's menu, send the rollout to
         the learner and the finished games to the coordinator; returns what the driver
@@ -295,16 +315,17 @@ class RolloutWorker:
         start = time.perf_counter()
         learner = job["learner"]
         slot = self._slot(learner)
-        key, (ref,) = ray.get(self.learners[learner].latest.remote())
-        if key != slot["key"]:
-            load_weights_bytes(slot["agent"].net, ray.get(ref))
+        key, _, data = self._latest(learner, lambda k: k == slot["key"])
+        if data is not None:
+            load_weights_bytes(slot["agent"].net, data)
             slot["key"] = key
         self._frozen, self._versions, menu = job["frozen"], {}, []
         for opponent in job["menu"]:
             if opponent in self.learners:  # a live learner plays with the version it has now
-                version, (ref,) = ray.get(self.learners[opponent].latest.remote())
+                version, ref, data = self._latest(
+                    opponent, lambda k, o=opponent: f"{o}{VERSION_SEP}{k}" in self.cache)
                 opponent = f"{opponent}{VERSION_SEP}{version}"
-                self._versions[opponent] = ref
+                self._versions[opponent] = ref if data is None else data  # (ref: if evicted)
             menu.append(opponent)
         slot["menu"], slot["games"] = menu, []
         slot["seats"].menu = menu

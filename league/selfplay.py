@@ -117,16 +117,11 @@ class OpponentPool(SeatedOpponents):
             del self.names[member]
 
 
-SECTIONS = ("selfplay", "league", "best_response")
-"""Sections of a config file for other uses of the game's learner: self-play settings,
-scripts/league.py's league and the best responder's overrides (league.exploitability)."""
-
-
 def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[str, Any],
                                                                          SelfPlayConfig]:
     """A config dict without its sections (SECTIONS), and its `selfplay:` section as a
     SelfPlayConfig."""
-    from ludus.agents.registry import from_dict
+    from ludus.agents.registry import SECTIONS, from_dict
 
     rest = {k: v for k, v in data.items() if k not in SECTIONS}
     return rest, from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
