@@ -161,6 +161,11 @@ SECTIONS = ("selfplay", "league", "best_response")
 scripts/league.py's league and the best responder's overrides (league.exploitability)."""
 
 
+def without_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """A config dict's learner settings: everything but its SECTIONS."""
+    return {k: v for k, v in data.items() if k not in SECTIONS}
+
+
 def load_config_file(path_or_name: str) -> dict[str, Any]:
     """Read a YAML config: a path, or the name of a shipped one in agents/configs/."""
     import yaml

@@ -294,17 +294,15 @@ class RolloutWorker:
         asked for again from the restarted one."""
         import ray
 
-        for attempt in range(FETCH_TRIES):
+        for attempt in range(1, FETCH_TRIES + 1):
             key, (ref,) = ray.get(self.learners[learner].latest.remote())
-            if cached(key):
-                return key, ref, None
             try:
-                return key, ref, ray.get(ref)
+                return key, ref, None if cached(key) else ray.get(ref)
             except ray.exceptions.ObjectLostError:
-                if attempt == FETCH_TRIES - 1:
+                if attempt == FETCH_TRIES:
                     raise
                 time.sleep(0.5)
-        raise AssertionError("unreachable")
+        raise ValueError("FETCH_TRIES must be positive")
 
     def work(self, job: dict[str, Any]) -> dict[str, Any]:
         """Play one rollout of the job's learner against the job's menu, send the rollout to

@@ -121,10 +121,9 @@ def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[st
                                                                          SelfPlayConfig]:
     """A config dict without its sections (SECTIONS), and its `selfplay:` section as a
     SelfPlayConfig."""
-    from ludus.agents.registry import SECTIONS, from_dict
+    from ludus.agents.registry import from_dict, without_sections
 
-    rest = {k: v for k, v in data.items() if k not in SECTIONS}
-    return rest, from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
+    return without_sections(data), from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
 
 
 def load_selfplay_config(run_path: Path | str) -> SelfPlayConfig | None:
