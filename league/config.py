@@ -37,6 +37,9 @@ class LeagueConfig:
     """Main exploiters (train against the main agents; reset after each snapshot)."""
     league_exploiters: int = 2
     """League exploiters (PFSP over the whole league)."""
+    exploiter_share: float = 1.0
+    """Env steps each exploiter plays per main agent step (1: every learner its own equal
+    compute, as AlphaStar; below 1 the main agents, the league's product, get more)."""
     fixed: tuple[str, ...] = ()
     """Frozen members from outside: bot names or checkpoint paths, rated like the rest."""
     init: str | None = None
@@ -120,6 +123,8 @@ class LeagueConfig:
                              f"{self.exploit_every}, {self.exploit_minutes}")
         if self.backend not in ("local", "ray"):
             raise ValueError(f"backend is local or ray, got {self.backend!r}")
+        if self.exploiter_share <= 0:
+            raise ValueError(f"exploiter_share must be positive, got {self.exploiter_share}")
         if self.max_policy_lag < 0:
             raise ValueError(f"max_policy_lag must be >= 0, got {self.max_policy_lag}")
         for name in ("interval_steps", "eval_games", "snapshot_cache", "menu_size",
@@ -130,6 +135,11 @@ class LeagueConfig:
             raise ValueError(f"minutes must be positive, got {self.minutes}")
         if self.total_timesteps is not None and self.total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be positive, got {self.total_timesteps}")
+
+    def shares(self, roles: dict[str, str]) -> dict[str, float]:
+        """Each learner's share of the compute, by id, from `roles` (id -> role)."""
+        return {pid: 1.0 if role == "main_agent" else self.exploiter_share
+                for pid, role in roles.items()}
 
     def counts(self) -> dict[str, int]:
         """Learners per role."""

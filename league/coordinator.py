@@ -314,6 +314,12 @@ class League:
         return league
 
 
+def next_learner(steps: dict[str, float], shares: dict[str, float]) -> str:
+    """The learner whose rollout comes next on either backend: the fewest env steps (played,
+    or handed out) per unit of its compute share; ties go to the first."""
+    return min(steps, key=lambda pid: steps[pid] / shares[pid])
+
+
 def learner_ids(counts: dict[str, int]) -> list[tuple[str, str]]:
     """[(id, role)] for `counts` learners per role, e.g. main_agent_0, league_exploiter_1."""
     unknown = set(counts) - set(LEARNER_ROLES)

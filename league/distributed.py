@@ -40,7 +40,7 @@ from ludus.agents.onpolicy import policy_net
 from ludus.agents.policy import Policy
 from ludus.agents.registry import algo_entry, from_dict, make_agent
 from ludus.league.arena import load_player
-from ludus.league.coordinator import League
+from ludus.league.coordinator import League, next_learner
 from ludus.league.runner import LeagueSeats, Results, reset_learner
 from ludus.league.selfplay import SelfPlayConfig
 from ludus.league.snapshots import freeze_files
@@ -52,13 +52,15 @@ FETCH_TRIES = 20  # asks for a live learner's weights while it restarts, 0.5 s a
 class Coordinator:
     """Owner of the league folder while the Ray backend runs it."""
 
-    def __init__(self, folder: str, menu_size: int, rollout_steps: dict[str, int]) -> None:
+    def __init__(self, folder: str, menu_size: int, rollout_steps: dict[str, int],
+                 shares: dict[str, float]) -> None:
         """Load the league (its journal's results since league.json counted). A restarted
-        coordinator runs this again and goes on from the files."""
+        coordinator runs this again and goes on from the files. `shares`: each learner's
+        share of the compute."""
         self.league = League.load(folder, resume=True)
-        self.menu_size, self.rollout_steps = menu_size, rollout_steps
-        # jobs go to the learner with the fewest steps played or handed out, so learners get
-        # equal shares of experience as in the local backend's round-robin
+        self.menu_size, self.rollout_steps, self.shares = menu_size, rollout_steps, shares
+        # steps played or handed out: learners get their shares of experience as on the
+        # local backend
         self.issued = {p.id: p.steps for p in self.league.learners()}
         self.epoch, self.count = uuid.uuid4().hex[:12], 0  # match ids never repeat
         self.pending: dict[str, str] = {}  # learner -> snapshot path being written
@@ -66,7 +68,7 @@ class Coordinator:
     def job(self) -> dict[str, Any]:
         """The next match job: a learner and the menu of opponents its games will meet
         (learners among them by id, frozen members with the path they load from)."""
-        learner = min(self.issued, key=self.issued.__getitem__)
+        learner = next_learner(self.issued, self.shares)
         self.issued[learner] += self.rollout_steps[learner]
         self.count += 1
         menu = [self.league.get_match(learner) for _ in range(self.menu_size)]

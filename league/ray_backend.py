@@ -129,7 +129,7 @@ class RayLeagueRunner(LeagueRunner):
         names = f"ludus-{uuid.uuid4().hex[:8]}-"
         self.coordinator = ray.remote(Coordinator).options(
             name=f"{names}coordinator", num_cpus=0, scheduling_strategy=here, **restart).remote(
-            str(self.folder), cfg.menu_size, steps)
+            str(self.folder), cfg.menu_size, steps, self.shares())
         device, found = cfg.learner_device or cfg.device, ray.cluster_resources().get("GPU", 0)
         # learners share the cluster's GPUs (a fraction each where there are fewer)
         gpus = min(1.0, found / len(learners)) if device in ("auto", "cuda") and found else 0

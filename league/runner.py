@@ -43,7 +43,7 @@ from ludus.league.config import (
     is_shipped,
     learner_configs,
 )
-from ludus.league.coordinator import League, LeagueError, learner_ids
+from ludus.league.coordinator import League, LeagueError, learner_ids, next_learner
 from ludus.league.dashboard import payoff_rows, summary_table, write_pictures
 from ludus.league.exploitability import exact_is_feasible
 from ludus.league.matchmaking import Player, pfsp_weights
@@ -404,19 +404,22 @@ class LeagueRunner:
             for trainer in self.trainers.values():
                 trainer.begin()
             next_save = self.league.total_steps + self.cfg.interval_steps
+            shares = self.shares()
             while (progress := self.progress(start)) < 1.0:
-                for learner, trainer in self.trainers.items():
-                    trainer.agent.progress = progress
-                    before = trainer.global_step
-                    while not trainer.advance():
-                        pass
-                    if learner in self.seats:  # (a self-playing alphazero has none)
-                        self.seats[learner].refresh()
-                    self.jobs += 1  # each rollout is a match job, journalled as on Ray
-                    self.league.record(f"{self.epoch}-{self.jobs}", learner,
-                                       trainer.global_step - before, self.games.pop(learner, []))
-                    if self.league.matchmaker.snapshot_due(learner):
-                        self._snapshot(learner)
+                learner = next_learner({pid: self.league.players[pid].steps
+                                        for pid in self.trainers}, shares)
+                trainer = self.trainers[learner]
+                trainer.agent.progress = progress
+                before = trainer.global_step
+                while not trainer.advance():
+                    pass
+                if learner in self.seats:  # (a self-playing alphazero has none)
+                    self.seats[learner].refresh()
+                self.jobs += 1  # each rollout is a match job, journalled as on Ray
+                self.league.record(f"{self.epoch}-{self.jobs}", learner,
+                                   trainer.global_step - before, self.games.pop(learner, []))
+                if self.league.matchmaker.snapshot_due(learner):
+                    self._snapshot(learner)
                 if self.tracker.console is not None:
                     self.tracker.console.log({}, self.league.total_steps)
                 if self.league.total_steps >= next_save:
@@ -426,6 +429,10 @@ class LeagueRunner:
         finally:
             self.close()
         return self.summary()
+
+    def shares(self) -> dict[str, float]:
+        """Each learner's share of the compute (LeagueConfig.exploiter_share)."""
+        return self.cfg.shares({p.id: p.role for p in self.league.learners()})
 
     def summary(self) -> dict[str, Any]:
         """What a finished run reports: folder, steps, players, main agents' checkpoints."""

@@ -206,7 +206,8 @@ def coordinator_capacity(env_id: str, config: str | None, seconds: float = 5.0,
             league.add(Player(f"main_agent_0.{i}", "snapshot", "main_agent_0", "init"))
         league.save()
         rollout = algo_cfg.num_envs * algo_cfg.num_steps
-        coordinator = Coordinator(tmp, 8, {"main_agent_0": rollout, "main_exploiter_0": rollout})
+        coordinator = Coordinator(tmp, 8, {"main_agent_0": rollout, "main_exploiter_0": rollout},
+                                  {"main_agent_0": 1.0, "main_exploiter_0": 1.0})
         jobs, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             job = coordinator.job()

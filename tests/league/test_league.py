@@ -83,6 +83,16 @@ def test_league_trains_snapshots_and_saves(tmp_path):
         assert image.ndim == 3 and image.std() > 10, picture
 
 
+def test_exploiters_get_their_share_of_the_compute(tmp_path):
+    summary = LeagueRunner(tiny_config(tmp_path, exploiter_share=0.5, eval_games=2)).train()
+    steps = {p.role: p.steps for p in League.load(summary["folder"]).learners()}
+    rollout = 16 * 16
+    assert steps["main_agent"] >= 3000
+    # the main agent plays 2 steps per exploiter step, to within one rollout
+    for role in ("main_exploiter", "league_exploiter"):
+        assert abs(steps["main_agent"] - 2 * steps[role]) <= 2 * rollout, steps
+
+
 def test_lazy_loading_keeps_at_most_capacity(tmp_path):
     runner = LeagueRunner(tiny_config(tmp_path, total_timesteps=2048))
     path = runner.folder / "init"
@@ -123,6 +133,8 @@ def test_bad_league_input(tmp_path):
         LeagueRunner(tiny_config(tmp_path, main_agents=0, main_exploiters=0, league_exploiters=0))
     with pytest.raises(ValueError, match="snapshot_threshold must be in \\[0, 1\\], got 1.5"):
         LeagueRunner(tiny_config(tmp_path, matchmaking=MatchmakingConfig(snapshot_threshold=1.5)))
+    with pytest.raises(ValueError, match="exploiter_share must be positive, got 0"):
+        LeagueRunner(tiny_config(tmp_path, exploiter_share=0))
     with pytest.raises(ValueError, match="two-player zero-sum game; spiel:bargaining"):
         LeagueRunner(tiny_config(tmp_path, env_id="spiel:bargaining"))
     with pytest.raises(LeagueError, match="no league.json"):

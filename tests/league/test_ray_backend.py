@@ -44,9 +44,13 @@ def check_invariants(folder, played=True):
 
 
 def test_ray_league_trains_snapshots_and_counts_every_game_once(tmp_path, ray_local):
-    summary = RayLeagueRunner(ray_config(tmp_path, total_timesteps=8000)).train()
+    summary = RayLeagueRunner(ray_config(tmp_path, total_timesteps=8000,
+                                         exploiter_share=0.5)).train()
     league = check_invariants(summary["folder"])
     assert league.total_steps >= 8000
+    # jobs follow the compute shares (2 main agent steps per exploiter step), as locally
+    main, exploiter = (league.players[p].steps for p in ("main_agent_0", "main_exploiter_0"))
+    assert 1.5 * exploiter <= main <= 2.5 * exploiter, (main, exploiter)
     assert [p.role for p in league.players.values()].count("snapshot") >= 3  # (with .init)
     lags = [line for line in (league.folder / "metrics.jsonl").read_text().splitlines()
             if "main_agent_0/perf/policy_lag" in line]
