@@ -35,7 +35,8 @@ from ludus.league.selfplay import selfplay_trainer, split_selfplay
 
 @dataclass
 class GameBench:
-    """Benchmark settings."""
+    """Game throughput on connect four, ludus beside PettingZoo: raw env steps/s, self-play
+    collection and end-to-end training."""
 
     seconds: float = 10.0
     """Seconds per measurement."""

@@ -29,7 +29,8 @@ from ludus.league.selfplay import selfplay_trainer, split_selfplay
 
 @dataclass
 class Targets:
-    """Train (unless --run is given) and measure."""
+    """A self-play agent's strength as the targets state it: train with the game's shipped
+    config (unless --run names a run), then measure the greedy policy."""
 
     game: str = "tictactoe"
     """connect_four, tictactoe or spiel:<game>."""
