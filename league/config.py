@@ -136,11 +136,6 @@ class LeagueConfig:
         if self.total_timesteps is not None and self.total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be positive, got {self.total_timesteps}")
 
-    def shares(self, roles: dict[str, str]) -> dict[str, float]:
-        """Each learner's share of the compute, by id, from `roles` (id -> role)."""
-        return {pid: 1.0 if role == "main_agent" else self.exploiter_share
-                for pid, role in roles.items()}
-
     def counts(self) -> dict[str, int]:
         """Learners per role."""
         return {"main_agent": self.main_agents, "main_exploiter": self.main_exploiters,

@@ -431,8 +431,10 @@ class LeagueRunner:
         return self.summary()
 
     def shares(self) -> dict[str, float]:
-        """Each learner's share of the compute (LeagueConfig.exploiter_share)."""
-        return self.cfg.shares({p.id: p.role for p in self.league.learners()})
+        """Each learner's share of the compute, by id: 1 for main agents,
+        LeagueConfig.exploiter_share for exploiters."""
+        return {p.id: 1.0 if p.role == "main_agent" else self.cfg.exploiter_share
+                for p in self.league.learners()}
 
     def summary(self) -> dict[str, Any]:
         """What a finished run reports: folder, steps, players, main agents' checkpoints."""

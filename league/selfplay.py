@@ -123,7 +123,8 @@ def split_selfplay(data: dict[str, Any], where: str = "config") -> tuple[dict[st
     SelfPlayConfig."""
     from ludus.agents.registry import from_dict, without_sections
 
-    return without_sections(data), from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
+    selfplay = from_dict(SelfPlayConfig, data.get("selfplay") or {}, f"{where}: selfplay")
+    return without_sections(data), selfplay
 
 
 def load_selfplay_config(run_path: Path | str) -> SelfPlayConfig | None:
