@@ -102,6 +102,7 @@ class ActorCriticAgent:
         self.discounted_return = torch.zeros(cfg.num_envs, device=self.device)
         self.num_updates = 0
         self.global_step = 0
+        self.last_value: torch.Tensor | None = None  # a loaded rollout's bootstrap value
         self.progress = 0.0  # fraction of the budget spent, set by the training loop
 
     def _forward(self, obs: torch.Tensor, state: Any, start: torch.Tensor,
@@ -123,7 +124,7 @@ class ActorCriticAgent:
         mask_t = None if mask is None else as_tensor(mask, self.device).bool()
         if t == 0:
             s.initial_state = self.state
-        # A feed-forward critic is evaluated once for the whole rollout in finish_rollout().
+        # A feed-forward critic is evaluated once for the whole rollout in _critic_pass().
         recurrent = self.net.recurrent
         logits, value, self.state = self._forward(obs_t, self.state, self.episode_start, mask_t,
                                                   need_value=recurrent)
@@ -182,8 +183,9 @@ class ActorCriticAgent:
         return self.storage.full
 
     @torch.no_grad()
-    def finish_rollout(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Advantages and returns (T, N) of the full rollout, bootstrapped from the next obs."""
+    def _critic_pass(self) -> torch.Tensor:
+        """Store the full rollout's values (a feed-forward critic's in one pass) and return
+        the value of the next observation, which the advantages bootstrap from."""
         # The value of the next observation must see the reset applied at episode starts.
         array, _ = split_obs(self.next_obs)
         _, last_value, _ = self._forward(as_tensor(array, self.device), self.state,
@@ -192,6 +194,14 @@ class ActorCriticAgent:
             s = self.storage
             _, values, _ = self.net(s.obs.flatten(0, 1), None, None, None)
             s.values.copy_(values.view_as(s.values))
+        return last_value
+
+    @torch.no_grad()
+    def finish_rollout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advantages and returns (T, N) of the full rollout, bootstrapped from the next obs
+        (with the values a loaded rollout brought, else this net's)."""
+        last_value = self.last_value if self.last_value is not None else self._critic_pass()
+        self.last_value = None
         self.storage.step = 0
         return self.storage.advantages(last_value, self.cfg.gamma, self.cfg.gae_lambda)
 
@@ -201,13 +211,16 @@ class ActorCriticAgent:
     def rollout(self) -> dict[str, Any]:
         """The full rollout as numpy arrays, with what its advantages bootstrap from (the next
         observation and episode starts): a rollout worker's product, which a learner takes
-        with load_rollout(). Its log-probs are the behaviour policy's."""
+        with load_rollout(). Its log-probs and values are the behaviour policy's (the critic
+        runs here, where the acting is, not on the learner, the serial path)."""
         if self.net.recurrent:  # the recurrent state before obs[0] would have to travel too
             raise ValueError("rollouts travel between processes for feed-forward nets only")
         s = self.storage
-        out = {k: getattr(s, k).cpu().numpy() for k in self.ROLLOUT_FIELDS
+        last_value = self._critic_pass()
+        out = {k: getattr(s, k).cpu().numpy() for k in (*self.ROLLOUT_FIELDS, "values")
                if getattr(s, k) is not None}
         out["next_obs"], out["next_episode_start"] = self.next_obs, self.episode_start.cpu().numpy()
+        out["last_value"] = last_value.cpu().numpy()
         s.step = 0
         return out
 
@@ -215,9 +228,10 @@ class ActorCriticAgent:
         """Fill the storage with a rollout() from another process (same num_steps and
         num_envs), ready for update(); the steps count as this agent's."""
         s = self.storage
-        for k in self.ROLLOUT_FIELDS:
+        for k in (*self.ROLLOUT_FIELDS, "values"):
             if getattr(s, k) is not None:
                 getattr(s, k).copy_(torch.as_tensor(rollout[k]))
+        self.last_value = torch.as_tensor(rollout["last_value"], device=self.device)
         self.next_obs = rollout["next_obs"]
         self.episode_start = torch.as_tensor(rollout["next_episode_start"], device=self.device)
         s.step = s.num_steps

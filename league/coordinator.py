@@ -91,6 +91,21 @@ class League:
         return str(inside(self.folder, base, f"{self.folder / 'league.json'}: "
                           f"{player.id}.checkpoint")) + player.checkpoint[len(base):]
 
+    def init_dir(self, side: str | None = None) -> Path:
+        """The starting model of the learners (of one side, in a team game)."""
+        return self.folder / "init" if side is None else self.folder / "init" / side
+
+    def reset_start(self, learner: str) -> Path | None:
+        """Where `learner` starts again after its snapshot, if its role resets it: the
+        starting model, or a main agent's latest snapshot (MatchmakingConfig.reset_to);
+        None when it goes on."""
+        if not self.matchmaker.resets_after_snapshot(learner):
+            return None
+        source = self.matchmaker.reset_source(learner)
+        if source is None:
+            return self.init_dir(self.players[learner].side)
+        return Path(split_search(self.checkpoint_path(self.players[source]))[0])
+
     def policy_path(self, player: Player) -> str:
         """What plays for a member: its average policy where the league keeps one, else its
         checkpoint (inside the league folder either way)."""

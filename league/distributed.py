@@ -22,6 +22,7 @@ is why every call is safe to repeat: a job repeated reports under the same match
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -37,7 +38,6 @@ from ludus import envs
 from ludus.agents import RunConfig, Trainer
 from ludus.agents.checkpoint import load_weights_bytes, weights_bytes
 from ludus.agents.loop import play_step
-from ludus.agents.onpolicy import policy_net
 from ludus.agents.policy import Policy
 from ludus.agents.registry import algo_entry, from_dict, make_agent
 from ludus.league.arena import load_player
@@ -91,13 +91,14 @@ class Coordinator:
                 due.append((p.id, self.pending[p.id]))
         return {"recorded": recorded, "total_steps": self.league.total_steps, "due": due}
 
-    def snapshot(self, learner: str, checkpoint: str) -> bool:
+    def snapshot(self, learner: str, checkpoint: str) -> str | None:
         """Register a written snapshot (league.json rewritten at once, so no restart loses
-        it); returns whether the learner's role resets it now."""
+        it); returns the model the learner starts again from if its role resets it now."""
         self.league.snapshot(learner, checkpoint)
         self.pending.pop(learner, None)
+        start = self.league.reset_start(learner)
         self.league.save(end_interval=False)
-        return self.league.matchmaker.resets_after_snapshot(learner)
+        return None if start is None else str(start)
 
     def checkpoint_of(self, learner: str) -> str:
         """Where a learner's last saved state is (what a restarted learner loads)."""
@@ -191,7 +192,7 @@ class Learner:
             return relative
 
     def reset(self, start: str) -> None:
-        """Back to the league's starting model with a fresh optimizer (a new version)."""
+        """Back to `start` (League.reset_start) with a fresh optimizer (a new version)."""
         with self.lock:
             reset_learner(self.trainer, Path(start))
             self.version += 1
@@ -280,9 +281,11 @@ class RolloutWorker:
 
         if VERSION_SEP in key:
             pid, version = key.split(VERSION_SEP)
-            env, cfg = self._slot(pid)["env"], self._slot(pid)["agent"].cfg
-            net, _ = policy_net(cfg, env.single_observation_space, env.single_action_space,
-                                self.seed, torch.device("cpu"))
+            slot = self._slot(pid)
+            env = slot["env"]
+            # a copy of the learner's acting net, then its weights: a fresh net's orthogonal
+            # init cost about 20x the copy, once per live opponent version
+            net = copy.deepcopy(slot["agent"].net).eval()
             data = self._versions[key]
             load_weights_bytes(net, data if isinstance(data, bytes) else ray.get(data))
             policy = Policy(net, env.single_observation_space, env.single_action_space, "cpu",

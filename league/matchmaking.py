@@ -94,8 +94,13 @@ class MatchmakingConfig:
     exploiter_max_steps: int = 400_000
     """...and no later than this."""
     league_exploiter_reset_prob: float = 0.25
-    """League exploiters reset to the initial parameters after a snapshot with this
-    probability (main exploiters always reset)."""
+    """League exploiters reset after a snapshot with this probability (main exploiters
+    always reset)."""
+    reset_to: Literal["init", "main_agent"] = "init"
+    """What exploiters reset to: init, the league's starting model (AlphaStar's supervised
+    one), or main_agent, the latest snapshot of a main agent (where the start is a random
+    net, the strongest start the league has: the exploiter looks for the main agent's
+    weaknesses at once instead of learning the game again)."""
     main_weighting: Weighting = "squared"
     """PFSP weighting of main agents' PFSP games."""
     league_exploiter_weighting: Weighting = "linear_capped"
@@ -117,6 +122,8 @@ class MatchmakingConfig:
             raise ValueError(f"need main_snapshot_steps > 0 and 0 <= exploiter_min_steps <= "
                              f"exploiter_max_steps, got {self.main_snapshot_steps}, "
                              f"{self.exploiter_min_steps}, {self.exploiter_max_steps}")
+        if self.reset_to not in ("init", "main_agent"):
+            raise ValueError(f"reset_to must be init or main_agent, got {self.reset_to!r}")
         for name in ("main_weighting", "league_exploiter_weighting"):
             if getattr(self, name) not in WEIGHTINGS:
                 raise ValueError(f"{name} must be one of {list(WEIGHTINGS)}, got "
@@ -248,3 +255,17 @@ class Matchmaker:
         if role == "league_exploiter":
             return bool(self.rng.random() < self.cfg.league_exploiter_reset_prob)
         return False
+
+    def reset_source(self, me: str) -> str | None:
+        """The snapshot a resetting exploiter starts again from: with reset_to main_agent the
+        latest one of a main agent on its side (drawn uniformly), else (or before any) None,
+        the league's starting model."""
+        if self.cfg.reset_to == "init":
+            return None
+        side = self.players[me].side
+        mains = [p for p in self.players.values()
+                 if p.role == "main_agent" and p.side == side and p.num_snapshots]
+        if not mains:
+            return None
+        main = mains[int(self.rng.integers(len(mains)))]
+        return f"{main.id}.{main.num_snapshots - 1}"

@@ -229,9 +229,9 @@ class RayLeagueRunner(LeagueRunner):
         for learner, relative in result["due"]:
             actor = self.learner_actors[learner]
             ray.get(actor.save_policy.remote(relative))
-            if ray.get(self.coordinator.snapshot.remote(learner, relative)):
-                side = self.league.players[learner].side
-                actor.reset.remote(str(self._init_dir(side)))
+            start = ray.get(self.coordinator.snapshot.remote(learner, relative))
+            if start is not None:
+                actor.reset.remote(start)
 
     def _interval(self, start: float) -> float:
         self._pull()

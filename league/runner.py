@@ -154,6 +154,9 @@ class LeagueRunner:
         self.sides = sides_of(cfg.env_id)
         self.algo, self.algo_cfg, self.selfplay = self._learner_configs(resume)
         self.exploiters = self._exploiter_configs(resume)
+        if self.exploiters is not None and self.league.matchmaker.cfg.reset_to == "main_agent":
+            raise LeagueError("reset_to main_agent needs exploiters with the main agents' "
+                              "algorithm and net (no --exploiter-config)")
         if self.sides is not None:
             self._check_team_settings()
         self._check_backend()
@@ -259,19 +262,15 @@ class LeagueRunner:
                 start = starts.get(side, init)
                 self._add_learner(player, start)
                 if start is None:  # one starting model per side (not fresh random opponents)
-                    start = self.trainers[player.id].save_policy(self._init_dir(side))
+                    start = self.trainers[player.id].save_policy(league.init_dir(side))
                     freeze_files(start)
                 starts[side] = start
         for main in league.learners("main_agent"):
             league.add(Player(f"{main.id}.init", "snapshot", main.id,
-                              str(self._init_dir(main.side).relative_to(self.folder))
+                              str(league.init_dir(main.side).relative_to(self.folder))
                               + self._search_suffix(main),
                               main.rating, side=main.side))
         self._save()
-
-    def _init_dir(self, side: str | None) -> Path:
-        """The starting model of the learners (of one side, in a team game)."""
-        return self.folder / "init" if side is None else self.folder / "init" / side
 
     def _exploiter_configs(self, resume: bool) -> tuple[str, Any, SelfPlayConfig] | None:
         """The exploiters' settings where they differ from the main agents' (an alphazero
@@ -378,8 +377,9 @@ class LeagueRunner:
         relative = f"players/{learner}.{player.num_snapshots}"
         freeze_files(trainer.save_policy(self.folder / relative))
         self.league.snapshot(learner, relative + self._search_suffix(player))
-        if self.league.matchmaker.resets_after_snapshot(learner):
-            reset_learner(trainer, self._init_dir(player.side))
+        start = self.league.reset_start(learner)
+        if start is not None:
+            reset_learner(trainer, start)
 
     # --- the loop --------------------------------------------------------------------------
     def progress(self, start: float) -> float:
@@ -596,9 +596,9 @@ class LeagueRunner:
 
 
 def reset_learner(trainer: Trainer, start: Path) -> None:
-    """Reset a learner to the league's starting model `start` with a fresh optimizer (an
-    exploiter after its snapshot). The step counters go on, so the learner's log (and a
-    resume's cut) stays in order."""
+    """Reset a learner to `start` (the league's starting model or a main agent's snapshot)
+    with a fresh optimizer (an exploiter after its snapshot). The step counters go on, so
+    the learner's log (and a resume's cut) stays in order."""
     agent = trainer.agent
     fresh = make_agent(trainer.run.algo, trainer.cfg, trainer.env.single_observation_space,
                        trainer.env.single_action_space, trainer.run.seed, trainer.device)

@@ -168,3 +168,32 @@ def test_tuned_config_is_the_file_named_for_the_pair(algo, env_id, name):
     from ludus.agents.registry import tuned_config
 
     assert tuned_config(algo, env_id) == name
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_a_shipped_rollout_updates_as_the_local_one(algo):
+    """A rollout acted in one process and learned in another (the league's Ray backend)
+    brings its values and bootstrap, so the learner's advantages and update match acting
+    and learning in one agent."""
+    from ludus import envs
+    from ludus.agents.loop import play_step
+    from ludus.agents.registry import make_agent
+
+    _, cfg = split_config({"algo": algo, "env_id": "CartPole-v1", "num_envs": 4,
+                           "num_steps": 16})
+    env = envs.make("CartPole-v1", 4, 0)
+    local, actor, learner = (make_agent(algo, cfg, env.single_observation_space,
+                                        env.single_action_space, 0) for _ in range(3))
+    for agent in (local, actor):
+        env = envs.make("CartPole-v1", 4, 0)
+        obs, _ = env.reset(seed=0)
+        for _ in range(cfg.num_steps):
+            obs, *_ = play_step(agent, env, obs)
+    shipped = actor.rollout()
+    assert {"values", "last_value"} <= set(shipped)
+    learner.load_rollout(shipped)
+    learner._critic_pass = None  # the values came with the rollout: the learner needs none
+    local.update()
+    learner.update()
+    for a, b in zip(local.net.parameters(), learner.net.parameters(), strict=True):
+        torch.testing.assert_close(a, b)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -392,3 +393,20 @@ def test_old_learner_states_go_only_after_league_json_is_on_disk(tmp_path, monke
     assert written < folder_synced < removed, events
     league = League.load(runner.folder)
     assert league.players["main_agent_0"].checkpoint.endswith("state_000001")
+
+
+def test_exploiters_can_reset_to_the_main_agents_latest_snapshot(tmp_path):
+    rules = dataclasses.replace(FAST_RULES, reset_to="main_agent")
+    runner = LeagueRunner(tiny_config(tmp_path, league_exploiters=0, matchmaking=rules))
+    runner.train()
+    main = runner.league.players["main_agent_0"]
+    assert main.num_snapshots >= 1
+    latest = load_policy(runner.folder / "players" / f"main_agent_0.{main.num_snapshots - 1}")
+    exploiter = runner.trainers["main_exploiter_0"].agent
+    runner._snapshot("main_exploiter_0")
+    for key, value in exploiter.net.state_dict().items():  # the main agent's weights
+        assert torch.equal(value, latest.net.state_dict()[key]), key
+    assert not exploiter.optimizer.state_dict()["state"]  # and a fresh optimizer
+    with pytest.raises(LeagueError, match="reset_to main_agent needs exploiters with the main"):
+        LeagueRunner(tiny_config(tmp_path, matchmaking=rules, exploiter_config=str(
+            tmp_path / "tiny.yaml"), name="other"))

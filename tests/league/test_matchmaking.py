@@ -135,3 +135,15 @@ def test_team_players_meet_only_the_other_side():
         assert met and all(players[o].side != side for o in met), (me, met)
     assert set(draws(mm, "pred_main", 2000)) == {"prey_main", "prey_main.0", "prey_mexp.0"}
     assert mm.frozen("prey_lexp") == ["pred_main.0", "pred_mexp.0"]
+
+
+def test_exploiters_reset_to_the_latest_main_agent_snapshot_when_asked():
+    mm = league()
+    mm.players["main"].num_snapshots = 2
+    assert mm.reset_source("mexp") is None  # reset_to init: the league's starting model
+    mm = league(reset_to="main_agent")
+    assert mm.reset_source("mexp") is None  # no main agent snapshot yet
+    mm.players["main"].num_snapshots = 2
+    assert mm.reset_source("mexp") == mm.reset_source("lexp") == "main.1"
+    with pytest.raises(ValueError, match="reset_to must be init or main_agent, got 'best'"):
+        MatchmakingConfig(reset_to="best").validate()
