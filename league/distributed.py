@@ -141,7 +141,7 @@ class Learner:
         self.incarnation, self.version = uuid.uuid4().hex[:12], 0
         self.lags: list[int] = []
         self.dropped = 0
-        self.busy, self.since = 0.0, time.perf_counter()
+        self.busy, self.since, self.cpu = 0.0, time.perf_counter(), time.process_time()
         self.lock = threading.Lock()  # everything but latest() takes turns
         self._publish()
 
@@ -205,16 +205,17 @@ class Learner:
             return self._metrics(step)
 
     def _metrics(self, step: int) -> dict[str, float]:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         out = {**self.trainer.metrics,
                "perf/learner_busy": self.busy / max(now - self.since, 1e-9),
+               "perf/learner_cpu": (cpu - self.cpu) / max(now - self.since, 1e-9),
                "perf/dropped_rollouts": float(self.dropped)}
         if self.lags:
             out["perf/policy_lag"] = float(np.mean(self.lags))
             out["perf/policy_lag_max"] = float(max(self.lags))
         self.trainer.tracker.log(out, step)
         self.trainer.metrics, self.lags, self.dropped = {}, [], 0
-        self.busy, self.since = 0.0, now
+        self.busy, self.since, self.cpu = 0.0, now, cpu
         return out
 
     def close(self) -> None:
@@ -244,7 +245,7 @@ class RolloutWorker:
         self.cache: OrderedDict[str, Any] = OrderedDict()  # seat key -> policy (LRU)
         self.pending: dict[str, Any] = {}  # learner -> its learn() call in flight
         self.loads = 0
-        self.busy, self.since = 0.0, time.perf_counter()
+        self.busy, self.since, self.cpu = 0.0, time.perf_counter(), time.process_time()
 
     def ready(self) -> bool:
         """True once constructed (the driver waits on it to surface a failed start)."""
@@ -361,11 +362,14 @@ class RolloutWorker:
                 "returns": returns, "learned": learned, **report}
 
     def stats(self) -> dict[str, float]:
-        """Share of the time since the last call this worker spent working, its resident
-        memory and peak (MiB, from /proc), and how many policies it loaded."""
-        now = time.perf_counter()
-        out = {"busy": self.busy / max(now - self.since, 1e-9), "loads": float(self.loads)}
-        self.busy, self.since = 0.0, now
+        """Since the last call: the share of the time this worker spent working and the
+        CPU it used (cores); its resident memory and peak (MiB, from /proc), and how many
+        policies it loaded."""
+        now, cpu = time.perf_counter(), time.process_time()
+        wall = max(now - self.since, 1e-9)
+        out = {"busy": self.busy / wall, "cpu": (cpu - self.cpu) / wall,
+               "loads": float(self.loads)}
+        self.busy, self.since, self.cpu = 0.0, now, cpu
         return {**out, **resident_mib()}
 
 

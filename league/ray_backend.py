@@ -248,7 +248,8 @@ class RayLeagueRunner(LeagueRunner):
         self.store.league = self.league
         self.pulled: dict[str, dict[str, float]] = {}
         stats = ray.get([w.stats.remote() for w in self.workers])
-        workers = {"perf/worker_busy": float(np.mean([s["busy"] for s in stats]))}
+        workers = {"perf/worker_busy": float(np.mean([s["busy"] for s in stats])),
+                   "perf/workers_cpu": float(sum(s["cpu"] for s in stats))}
         if all("rss_mib" in s for s in stats):
             workers["perf/worker_rss_mib"] = max(s["rss_mib"] for s in stats)
             workers["perf/worker_peak_mib"] = max(s["peak_mib"] for s in stats)

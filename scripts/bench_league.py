@@ -5,9 +5,11 @@ alternating over --repeats, each for --minutes of training:
 
     python scripts/bench_league.py --backend local ray --workers 1 2
 
-reports env steps/s, updates/s (one per learner rollout), the share of time the Ray actors
-are busy and the policy lag, each configuration's median and its ratio to the local
-backend; then the coordinator's capacity (synthetic match jobs recorded per second, with
+reports env steps/s, updates/s (one per learner rollout), the CPU it used (cores, and
+core-milliseconds per 1,000 steps: what a step costs, whatever else shares the machine; on
+Ray the driver's, the learners' and the workers'), the share of time the busiest learner
+and the workers are busy and the policy lag, each configuration's median and its ratio to
+the local backend; then the coordinator's capacity (synthetic match jobs recorded per second, with
 matchmaking and the journal's flush, and the games in them) and the bytes one weight
 publication moves, from which follows how many rollout workers one coordinator can feed.
 
@@ -163,16 +165,22 @@ def speed_one(env_id: str, config: str | None, backend: str, workers: int,
         runner = runner_class(backend)(from_dict(LeagueConfig, data))
         rollout = runner.algo_cfg.num_envs * runner.algo_cfg.num_steps
         learners = [p.id for p in runner.league.learners()]
+        cpu = time.process_time()
         runner.train()
+        cpu = time.process_time() - cpu  # this process: the whole league on the local backend
         last = final_metrics(runner.folder)
-    sps = last["step"] / last["time/train_seconds"]
+    seconds = last["time/train_seconds"]
+    sps = last["step"] / seconds
     out = {"backend": backend, "workers": workers if backend == "ray" else 0, "sps": sps,
-           "updates_per_s": sps / rollout, "steps": last["step"]}
+           "updates_per_s": sps / rollout, "steps": last["step"], "cores": cpu / seconds}
     if backend == "ray":
         def mean(key: str) -> float:
             values = [last[f"{pid}/{key}"] for pid in learners if f"{pid}/{key}" in last]
             return float(np.mean(values)) if values else float("nan")
-        out.update(learner_busy=mean("perf/learner_busy"),
+        # the driver, the learners and the workers (Ray's own processes are left out)
+        out["cores"] += (sum(last[f"{pid}/perf/learner_cpu"] for pid in learners)
+                         + last[f"{learners[0]}/perf/workers_cpu"])
+        out.update(learner_busy=max(last[f"{pid}/perf/learner_busy"] for pid in learners),
                    worker_busy=last[f"{learners[0]}/perf/worker_busy"],
                    policy_lag=mean("perf/policy_lag"),
                    policy_lag_max=max(last.get(f"{p}/perf/policy_lag_max", 0) for p in learners))
@@ -239,12 +247,15 @@ def speed(args: Args) -> dict[str, Any]:
                    if isinstance(rs[0][k], (int, float))} for key, rs in runs.items()}
     local = table.get("local:0", {}).get("sps")
     print(f"{'backend':>10} {'workers':>7} {'steps/s':>9} {'updates/s':>9} {'x local':>7} "
-          f"{'learner busy':>12} {'worker busy':>11} {'lag':>5} {'lag max':>7}")
+          f"{'cores':>5} {'core-ms/1k':>10} {'learner busy':>12} {'worker busy':>11} "
+          f"{'lag':>5} {'lag max':>7}")
     for key, row in table.items():
         backend, workers = key.split(":")
         ratio = row["sps"] / local if local else float("nan")
+        row["core_ms_per_1k"] = 1e6 * row["cores"] / row["sps"]
         print(f"{backend:>10} {workers:>7} {row['sps']:>9.0f} {row['updates_per_s']:>9.3f} "
-              f"{ratio:>7.2f} {row.get('learner_busy', float('nan')):>12.2f} "
+              f"{ratio:>7.2f} {row['cores']:>5.2f} {row['core_ms_per_1k']:>10.0f} "
+              f"{row.get('learner_busy', float('nan')):>12.2f} "
               f"{row.get('worker_busy', float('nan')):>11.2f} "
               f"{row.get('policy_lag', float('nan')):>5.2f} "
               f"{row.get('policy_lag_max', float('nan')):>7.0f}")

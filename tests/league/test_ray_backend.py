@@ -1,6 +1,7 @@
 """The league on Ray: the same league as the local backend, results counted once whatever
 dies (rollout workers, learners, the coordinator, a node), resumable on either backend."""
 
+import json
 import threading
 import time
 
@@ -55,6 +56,9 @@ def test_ray_league_trains_snapshots_and_counts_every_game_once(tmp_path, ray_lo
     lags = [line for line in (league.folder / "metrics.jsonl").read_text().splitlines()
             if "main_agent_0/perf/policy_lag" in line]
     assert lags  # the policy lag is tracked
+    last = json.loads(lags[-1])  # and the CPU each kind of actor used, in cores
+    assert 0 < last["main_agent_0/perf/learner_cpu"] <= 1.5
+    assert 0 < last["main_agent_0/perf/workers_cpu"] <= 2 * 1.5
     # the learners' schedules and states went on in their own folders
     assert (league.folder / "learners" / "main_agent_0" / "metrics.jsonl").exists()
 
