@@ -205,8 +205,8 @@ class ActorCriticAgent:
         self.storage.step = 0
         return self.storage.advantages(last_value, self.cfg.gamma, self.cfg.gae_lambda)
 
-    ROLLOUT_FIELDS = ("obs", "action_mask", "actions", "log_probs", "rewards", "terminated",
-                      "truncated", "final_values", "episode_start", "active")
+    ROLLOUT_FIELDS = ("obs", "action_mask", "actions", "log_probs", "values", "rewards",
+                      "terminated", "truncated", "final_values", "episode_start", "active")
 
     def rollout(self) -> dict[str, Any]:
         """The full rollout as numpy arrays, with what its advantages bootstrap from (the next
@@ -217,7 +217,7 @@ class ActorCriticAgent:
             raise ValueError("rollouts travel between processes for feed-forward nets only")
         s = self.storage
         last_value = self._critic_pass()
-        out = {k: getattr(s, k).cpu().numpy() for k in (*self.ROLLOUT_FIELDS, "values")
+        out = {k: getattr(s, k).cpu().numpy() for k in self.ROLLOUT_FIELDS
                if getattr(s, k) is not None}
         out["next_obs"], out["next_episode_start"] = self.next_obs, self.episode_start.cpu().numpy()
         out["last_value"] = last_value.cpu().numpy()
@@ -228,7 +228,7 @@ class ActorCriticAgent:
         """Fill the storage with a rollout() from another process (same num_steps and
         num_envs), ready for update(); the steps count as this agent's."""
         s = self.storage
-        for k in (*self.ROLLOUT_FIELDS, "values"):
+        for k in self.ROLLOUT_FIELDS:
             if getattr(s, k) is not None:
                 getattr(s, k).copy_(torch.as_tensor(rollout[k]))
         self.last_value = torch.as_tensor(rollout["last_value"], device=self.device)

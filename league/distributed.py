@@ -51,6 +51,22 @@ FETCH_TRIES = 20  # asks for a live learner's weights while it restarts, 0.5 s a
 WORKER_NICE = 5  # rollout workers yield the CPU to learners (measured: +9% steps/s, 2 workers)
 
 
+class Usage:
+    """An actor's working time (callers add to `busy`) and this process's CPU, each as a
+    share of the wall time since the last read."""
+
+    def __init__(self) -> None:
+        self.busy, self.since, self.cpu = 0.0, time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        """(busy share, CPU in cores) since the last read; starts the next period."""
+        now, cpu = time.perf_counter(), time.process_time()
+        wall = max(now - self.since, 1e-9)
+        out = self.busy / wall, (cpu - self.cpu) / wall
+        self.busy, self.since, self.cpu = 0.0, now, cpu
+        return out
+
+
 class Coordinator:
     """Owner of the league folder while the Ray backend runs it."""
 
@@ -141,7 +157,7 @@ class Learner:
         self.incarnation, self.version = uuid.uuid4().hex[:12], 0
         self.lags: list[int] = []
         self.dropped = 0
-        self.busy, self.since, self.cpu = 0.0, time.perf_counter(), time.process_time()
+        self.usage = Usage()
         self.lock = threading.Lock()  # everything but latest() takes turns
         self._publish()
 
@@ -176,7 +192,7 @@ class Learner:
             self.version += 1
             self._publish()
             self.lags.append(lag)
-            self.busy += time.perf_counter() - start
+            self.usage.busy += time.perf_counter() - start
             return {"lag": lag, "dropped": False}
 
     def save_state(self, relative: str) -> str:
@@ -205,17 +221,14 @@ class Learner:
             return self._metrics(step)
 
     def _metrics(self, step: int) -> dict[str, float]:
-        now, cpu = time.perf_counter(), time.process_time()
-        out = {**self.trainer.metrics,
-               "perf/learner_busy": self.busy / max(now - self.since, 1e-9),
-               "perf/learner_cpu": (cpu - self.cpu) / max(now - self.since, 1e-9),
+        busy, cpu = self.usage.read()
+        out = {**self.trainer.metrics, "perf/learner_busy": busy, "perf/learner_cpu": cpu,
                "perf/dropped_rollouts": float(self.dropped)}
         if self.lags:
             out["perf/policy_lag"] = float(np.mean(self.lags))
             out["perf/policy_lag_max"] = float(max(self.lags))
         self.trainer.tracker.log(out, step)
         self.trainer.metrics, self.lags, self.dropped = {}, [], 0
-        self.busy, self.since, self.cpu = 0.0, now, cpu
         return out
 
     def close(self) -> None:
@@ -245,7 +258,7 @@ class RolloutWorker:
         self.cache: OrderedDict[str, Any] = OrderedDict()  # seat key -> policy (LRU)
         self.pending: dict[str, Any] = {}  # learner -> its learn() call in flight
         self.loads = 0
-        self.busy, self.since, self.cpu = 0.0, time.perf_counter(), time.process_time()
+        self.usage = Usage()
 
     def ready(self) -> bool:
         """True once constructed (the driver waits on it to surface a failed start)."""
@@ -357,7 +370,7 @@ class RolloutWorker:
         self.pending[learner] = self.learners[learner].learn.remote(rollout, slot["key"])
         report = ray.get(self.coordinator.report.remote(job["match_id"], learner, slot["steps"],
                                                          slot["games"]))
-        self.busy += time.perf_counter() - start
+        self.usage.busy += time.perf_counter() - start
         return {"learner": learner, "steps": slot["steps"], "games": len(slot["games"]),
                 "returns": returns, "learned": learned, **report}
 
@@ -365,12 +378,8 @@ class RolloutWorker:
         """Since the last call: the share of the time this worker spent working and the
         CPU it used (cores); its resident memory and peak (MiB, from /proc), and how many
         policies it loaded."""
-        now, cpu = time.perf_counter(), time.process_time()
-        wall = max(now - self.since, 1e-9)
-        out = {"busy": self.busy / wall, "cpu": (cpu - self.cpu) / wall,
-               "loads": float(self.loads)}
-        self.busy, self.since, self.cpu = 0.0, now, cpu
-        return {**out, **resident_mib()}
+        busy, cpu = self.usage.read()
+        return {"busy": busy, "cpu": cpu, "loads": float(self.loads), **resident_mib()}
 
 
 def resident_mib() -> dict[str, float]:
