@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import socket
 import time
 import uuid
@@ -26,16 +27,16 @@ from ludus.agents.checkpoint import load_weights_bytes
 from ludus.agents.registry import algo_entry
 from ludus.league.config import LeagueConfig
 from ludus.league.coordinator import League, LeagueError
-from ludus.league.distributed import Coordinator, Learner, RolloutWorker
+from ludus.league.distributed import LEARNER_NICE, Coordinator, Learner, RolloutWorker
 from ludus.league.runner import LeagueRunner
 
 DRAIN_SECONDS = 120.0  # how long the end of a run waits for the rollouts in flight
 
 
-def connect(address: str | None, num_workers: int) -> bool:
-    """Join the Ray cluster at `address` (or start one on this machine); True if this call
-    started Ray. A cluster that cannot be reached or has fewer CPUs than workers is one
-    LeagueError line."""
+def connect(address: str | None, num_workers: int, num_cpus: int | None = None) -> bool:
+    """Join the Ray cluster at `address` (or start one on this machine, with `num_cpus`, by
+    default all); True if this call started Ray. A cluster that cannot be reached or has
+    fewer CPUs than workers is one LeagueError line."""
     import ray
 
     started = False
@@ -47,9 +48,11 @@ def connect(address: str | None, num_workers: int) -> bool:
             raise LeagueError(f"cannot reach a Ray cluster at --address {address}: "
                               f"{exc}") from None
     if not ray.is_initialized():
+        if address is None:  # a cluster of this machine's: its actors start at LEARNER_NICE
+            os.environ.setdefault("RAY_worker_niceness", str(LEARNER_NICE))
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     logging_level="error")
+            ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
+                     log_to_driver=False, logging_level="error")
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LeagueError(f"cannot reach a Ray cluster at --address {address}: {first}") from None

@@ -2,6 +2,8 @@
 dies (rollout workers, learners, the coordinator, a node), resumable on either backend."""
 
 import json
+import os
+import sys
 import threading
 import time
 
@@ -13,7 +15,8 @@ pytestmark = pytest.mark.xdist_group("ray")  # one test process holds the shared
 from ludus.agents import load_policy  # noqa: E402
 from ludus.league.config import LeagueConfig, stored_config  # noqa: E402
 from ludus.league.coordinator import League, LeagueError  # noqa: E402
-from ludus.league.ray_backend import RayLeagueRunner  # noqa: E402
+from ludus.league.distributed import LEARNER_NICE, WORKER_NICE  # noqa: E402
+from ludus.league.ray_backend import RayLeagueRunner, connect  # noqa: E402
 from ludus.league.runner import LeagueRunner  # noqa: E402
 from tests.league.test_league import tiny_config  # noqa: E402
 
@@ -22,8 +25,7 @@ from tests.league.test_league import tiny_config  # noqa: E402
 def ray_local():
     """One Ray instance with 2 CPUs for the tests that share it (started once; a test that
     needs its own cluster shuts it down and the next one starts it again)."""
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error")
+    connect(None, 2, num_cpus=2)
     yield
 
 
@@ -44,9 +46,30 @@ def check_invariants(folder, played=True):
     return league
 
 
+def niceness(actor_class):
+    """The nice values of this machine's processes that run a `actor_class` actor."""
+    from pathlib import Path
+
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if proc.joinpath("cmdline").read_bytes().startswith(f"ray::{actor_class}".encode()):
+                found.add(os.getpriority(os.PRIO_PROCESS, int(proc.name)))
+        except OSError:  # (a process that ended meanwhile)
+            pass
+    return found
+
+
 def test_ray_league_trains_snapshots_and_counts_every_game_once(tmp_path, ray_local):
-    summary = RayLeagueRunner(ray_config(tmp_path, total_timesteps=8000,
-                                         exploiter_share=0.5)).train()
+    runner = RayLeagueRunner(ray_config(tmp_path, total_timesteps=8000, exploiter_share=0.5))
+    thread, out = run_in_thread(runner)
+    wait_for(lambda: runner.league.total_steps > 0 or "error" in out)
+    if sys.platform == "linux":  # the learners, the serial path, run above the workers
+        assert niceness("Learner") == {LEARNER_NICE}
+        assert niceness("RolloutWorker") == {WORKER_NICE}
+    thread.join(timeout=300)
+    assert "error" not in out, out.get("error")
+    summary = out["summary"]
     league = check_invariants(summary["folder"])
     assert league.total_steps >= 8000
     # jobs follow the compute shares (2 main agent steps per exploiter step), as locally
