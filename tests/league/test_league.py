@@ -296,9 +296,10 @@ def test_an_mmd_league_names_its_main_agents_policy_itself(tmp_path):
     evals = [r for r in rows if "eval/main_agent_0/nash_conv" in r]
     assert evals and not any("eval/main_agent_0/average_nash_conv" in r for r in rows)
     # a learned best response every interval: it wins something, never more than the exact
+    # best response (within its sampling noise: the 95% interval's width is about 4 SE)
     for r in evals:
-        low, value = r["eval/main_agent_0/learned_br_low"], r["eval/main_agent_0/learned_br"]
-        assert low <= value <= r["eval/main_agent_0/nash_conv"] / 2 + 0.05
+        low, value, high = (r[f"eval/main_agent_0/learned_br{k}"] for k in ("_low", "", "_high"))
+        assert low <= value <= r["eval/main_agent_0/nash_conv"] / 2 + (high - low)
     assert any("main_agent_0/loss/magnet_kl" in r for r in rows)
 
 
