@@ -48,11 +48,9 @@ from ludus.league.snapshots import freeze_files
 
 VERSION_SEP = "#"  # a live opponent's seat key: <player id>#<version key> (ids are plain names)
 FETCH_TRIES = 20  # asks for a live learner's weights while it restarts, 0.5 s apart
-# Rollout workers run at the lowest priority, so that a learner, the league's serial path, is
-# seldom preempted: on a cluster ludus starts the learners run at nice 0 (LEARNER_NICE).
-# Measured on 2 cores with 2 workers, 3 rounds: 1.52x, 1.53x and 1.63x the local backend's
-# steps/s, against 1.42x, 1.48x and 1.43x with Ray's default (every actor at nice 15, the
-# workers clamped at 19) and 1.36x, 1.57x and 1.44x with the workers at nice 5.
+# Rollout workers run at the lowest priority and learners, the league's serial path, at nice 0
+# on a cluster ludus starts (Ray's default puts every actor at 15): a learner is seldom
+# preempted (the README's speed table measures it).
 WORKER_NICE = 19
 LEARNER_NICE = 0
 
